@@ -1,0 +1,154 @@
+"""Where footage comes from: local files, folders, or s3:// prefixes (any S3-compatible endpoint).
+
+Each source yields ``Source`` items; a source that cannot be reached becomes a ``SourceError``
+item instead of an exception, so one bad uri never stops a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
+
+VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v"}
+
+
+@dataclass(frozen=True)
+class Source:
+    uri: str
+    local_path: Path | None = None  # set for local files
+    bucket: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceError:
+    uri: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint_url: str | None = None  # None: boto3's own resolution (AWS_ENDPOINT_URL, config files)
+    connect_timeout_s: float = 3.0
+    attempts: int = 3
+
+
+def s3_client(settings: S3Settings):
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=settings.connect_timeout_s, read_timeout=60,
+                    retries={"max_attempts": 1, "mode": "standard"})
+    return boto3.client("s3", endpoint_url=settings.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+                        config=config)
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def _is_transient(exc: BaseException) -> bool:
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import EndpointConnectionError
+
+    return isinstance(exc, (EndpointConnectionError, BotoConnectionError, ConnectionError))
+
+
+def _with_retries(settings: S3Settings):
+    return retry(retry=retry_if_exception(_is_transient), stop=stop_after_attempt(settings.attempts),
+                 wait=wait_exponential(multiplier=0.2, max=2), reraise=True)
+
+
+def describe_s3_error(exc: Exception, uri: str) -> str:
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in {"404", "NoSuchKey", "NotFound"}:
+            return f"s3 object not found: {uri}"
+        if code == "NoSuchBucket":
+            return f"s3 bucket does not exist: {uri}"
+        return f"s3 error {code} for {uri}: {exc}"
+    if _is_transient(exc):
+        return f"s3 endpoint unreachable for {uri}: {exc}"
+    return f"s3 failure for {uri}: {type(exc).__name__}: {exc}"
+
+
+def iter_sources(uris: list[str], s3: S3Settings | None = None) -> Iterator[Source | SourceError]:
+    s3 = s3 or S3Settings()
+    for uri in uris:
+        if uri.startswith("s3://"):
+            yield from _iter_s3(uri, s3)
+            continue
+        path = Path(uri)
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES):
+                yield Source(uri=str(file), local_path=file)
+        elif path.is_file():
+            yield Source(uri=str(path), local_path=path)
+        else:
+            yield SourceError(uri=uri, reason=f"file not found: {uri}")
+
+
+def _iter_s3(uri: str, settings: S3Settings) -> Iterator[Source | SourceError]:
+    bucket, prefix = split_s3_uri(uri)
+    client = s3_client(settings)
+
+    @_with_retries(settings)
+    def list_keys() -> list[str]:
+        keys: list[str] = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys += [obj["Key"] for obj in page.get("Contents", [])]
+        return keys
+
+    try:
+        keys = list_keys()
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a reject with its reason
+        yield SourceError(uri=uri, reason=describe_s3_error(exc, uri))
+        return
+    videos = [k for k in keys if Path(k).suffix.lower() in VIDEO_SUFFIXES]
+    if not videos:
+        yield SourceError(uri=uri, reason=f"s3 object not found: no video under {uri}")
+    for key in sorted(videos):
+        yield Source(uri=f"s3://{bucket}/{key}", bucket=bucket, key=key)
+
+
+
+class FetchError(Exception):
+    pass
+
+
+def fetch(source: Source, workdir: Path, s3: S3Settings | None = None) -> Path:
+    """Returns a local path for the source (downloading s3 objects into ``workdir``)."""
+    if source.local_path is not None:
+        return source.local_path
+    settings = s3 or S3Settings()
+    client = s3_client(settings)
+    fd, tmp = tempfile.mkstemp(dir=workdir, suffix=Path(source.key or "").suffix)
+    os.close(fd)
+
+    @_with_retries(settings)
+    def download() -> None:
+        client.download_file(source.bucket, source.key, tmp)
+
+    try:
+        download()
+    except Exception as exc:  # noqa: BLE001
+        Path(tmp).unlink(missing_ok=True)
+        raise FetchError(describe_s3_error(exc, source.uri)) from exc
+    return Path(tmp)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
