@@ -71,6 +71,10 @@ def read_clip(path: Path, fps: float, size: int, limits: ClipLimits = ClipLimits
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+        if head[4:8] == b"ftyp":  # an mp4 whose index (moov) never made it to disk
+            raise BadClip(f"truncated or corrupt mp4: header present but the index is unreadable ({exc})") from exc
         raise BadClip(f"not a readable video container: {exc}") from exc
     with container:
         if not container.streams.video:
