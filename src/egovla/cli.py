@@ -63,6 +63,7 @@ def ingest(
 @app.command()
 def validate(
     corpus: Annotated[Path, typer.Option(help="corpus folder")],
+    out: Annotated[Optional[Path], typer.Option(help="validate a copy written here (input untouched)")] = None,
     params: ParamsOpt = None,
     metrics_file: MetricsOpt = None,
     strict: Annotated[bool, typer.Option(help="exit 1 if any expectation fails")] = False,
@@ -70,8 +71,8 @@ def validate(
     """Run the great-expectations suites; quarantine clips that fail."""
     from egovla import validate as stage
 
-    report = stage.run(stage.ValidateConfig.load(params, "validate"), corpus)
-    _copy_metrics(corpus / "meta" / "validate" / "metrics.json", metrics_file)
+    report = stage.run(stage.ValidateConfig.load(params, "validate"), corpus, out)
+    _copy_metrics((out or corpus) / "meta" / "validate" / "metrics.json", metrics_file)
     for r in report.results:
         mark = "PASS" if r["success"] else "FAIL"
         ids = f" clips={r['failing_clip_ids']}" if r["failing_clip_ids"] else ""

@@ -50,8 +50,23 @@ def center_crop_resize(frame: np.ndarray, size: int) -> np.ndarray:
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
     square = frame[top:top + side, left:left + side]
+    if side == size:
+        return np.ascontiguousarray(square)
     interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     return cv2.resize(square, (size, size), interpolation=interp)
+
+
+def to_small_rgb(frame: av.VideoFrame, size: int) -> np.ndarray:
+    """Scales the short side to ``size`` and converts to RGB in one swscale pass, then crops.
+
+    Converting a 720p frame to RGB before shrinking costs more than decoding it.
+    """
+    scale = size / min(frame.width, frame.height)
+    width, height = max(size, round(frame.width * scale)), max(size, round(frame.height * scale))
+    if scale < 1:
+        small = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+        return center_crop_resize(small.to_ndarray(), size)
+    return center_crop_resize(frame.to_ndarray(format="rgb24"), size)
 
 
 def resample_indices(timestamps: np.ndarray, fps: float) -> np.ndarray:
@@ -94,7 +109,7 @@ def read_clip(path: Path, fps: float, size: int, limits: ClipLimits = ClipLimits
                 if frame.pts is None:
                     raise BadClip(f"frame {len(stamps)} has no timestamp")
                 stamps.append(float(frame.pts * frame.time_base))
-                small.append(center_crop_resize(frame.to_ndarray(format="rgb24"), size))
+                small.append(to_small_rgb(frame, size))
         except av.error.FFmpegError as exc:
             raise BadClip(f"decode failed after {len(stamps)} frames (truncated or corrupt): {exc}") from exc
     count = len(stamps)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pandas as pd
 from egovla import tracking
 from egovla.config import StageConfig
 from egovla.corpus import Corpus
-from egovla.io.atomic import atomic_write_json
+from egovla.io.atomic import atomic_dir, atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +102,21 @@ def _check(gx, context, name: str, frame: pd.DataFrame, expectations: list) -> l
     return out
 
 
-def run(config: ValidateConfig, corpus_dir: str | Path) -> ValidationReport:
+def run(config: ValidateConfig, corpus_dir: str | Path, out_dir: str | Path | None = None) -> ValidationReport:
+    """Validates ``corpus_dir`` in place, or a copy of it at ``out_dir`` (pipelines keep inputs read-only)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
+    if out_dir is not None:
+        with atomic_dir(Path(out_dir)) as tmp:
+            shutil.copytree(corpus_dir, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".lock"))
+        corpus_dir = out_dir
     corpus = Corpus(corpus_dir)
     manifest = corpus.manifest().reset_index(drop=True)
     context = gx.get_context(mode="ephemeral")
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # keep batch logs readable
     results: list[dict] = []
     if len(manifest):
         results += _check(gx, context, "manifest", manifest, manifest_expectations(gx, config))

@@ -1,0 +1,15 @@
+"""Footage pipeline: ingest -> validate. Compile: `python -m pipelines.compile`."""
+
+from kfp import dsl
+
+from components.footage import ingest_op, validate_op
+
+
+@dsl.pipeline(name="egovla-footage", description="Ingest egocentric footage into a validated corpus.")
+def footage_pipeline(sources: list, fps: int = 10, size: int = 128, source_tag: str = "unknown",
+                     s3_endpoint: str = "") -> bool:
+    ingest = ingest_op(sources=sources, fps=fps, size=size, source_tag=source_tag, s3_endpoint=s3_endpoint)
+    ingest.set_display_name("ingest footage")
+    validate = validate_op(corpus=ingest.outputs["corpus"])
+    validate.set_display_name("validate corpus")
+    return validate.outputs["Output"]

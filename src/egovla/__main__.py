@@ -1,0 +1,3 @@
+from egovla.cli import app
+
+app()

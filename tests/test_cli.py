@@ -1,0 +1,44 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import footage_factory as ff
+from egovla.cli import app
+
+runner = CliRunner()
+EGOVLA = str(Path(sys.executable).parent / "egovla")
+
+
+@pytest.mark.parametrize("command", [[], ["ingest"], ["validate"], ["synth"], ["demo"]])
+def test_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_cli_ingest_validate_with_params_file(tmp_path):
+    (tmp_path / "clips").mkdir()
+    ff.good_clip(tmp_path / "clips" / "a.mp4")
+    ff.text_as_mp4(tmp_path / "clips" / "b.mp4")
+    params = tmp_path / "params.yaml"
+    params.write_text("ingest:\n  fps: 5\n  size: 48\nvalidate:\n  min_fps: 1.0\n")
+    out = subprocess.run([EGOVLA, "ingest", str(tmp_path / "clips"), "--corpus", str(tmp_path / "c"),
+                          "--params", str(params), "--metrics-file", str(tmp_path / "m.json")],
+                         capture_output=True, text=True, env={"EGOVLA_TRACKING": "off", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert "added 1" in out.stdout and "rejected 1" in out.stdout and "b.mp4" in out.stdout
+    assert json.loads((tmp_path / "m.json").read_text())["added"] == 1
+    assert json.loads((tmp_path / "c/meta/ingest/config.json").read_text())["size"] == 48
+    out = subprocess.run([EGOVLA, "validate", "--corpus", str(tmp_path / "c"), "--params", str(params), "--strict"],
+                         capture_output=True, text=True, env={"EGOVLA_TRACKING": "off", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0 and "passed: 1 clips" in out.stdout
+
+
+def test_unknown_param_is_an_error(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("ingest:\n  fsp: 5\n")
+    result = runner.invoke(app, ["ingest", str(tmp_path), "--corpus", str(tmp_path / "c"), "--params", str(params)])
+    assert result.exit_code != 0 and "fsp" in str(result.exception)

@@ -1,0 +1,59 @@
+"""kfp: components compile into a pipeline, and the pipeline runs under kfp's local SubprocessRunner."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+import footage_factory as ff
+from conftest import REPO
+
+sys.path.insert(0, str(REPO))
+
+
+def test_footage_pipeline_compiles(tmp_path):
+    from pipelines.compile import compile_all
+
+    (path,) = compile_all(tmp_path)
+    spec = yaml.safe_load(path.read_text())
+    executors = spec["deploymentSpec"]["executors"]
+    assert set(executors) == {"exec-ingest-op", "exec-validate-op"}
+    assert all(e["container"]["image"].startswith("ghcr.io/egovla/") for e in executors.values())
+    tasks = spec["root"]["dag"]["tasks"]
+    assert tasks["validate-op"]["dependentTasks"] == ["ingest-op"]
+    assert "sources" in spec["root"]["inputDefinitions"]["parameters"]
+
+
+@pytest.mark.slow
+def test_footage_pipeline_runs_locally(tmp_path):
+    """Runs in a fresh interpreter: kfp.local.init is process-global state."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    ff.good_clip(clips / "a.mp4")
+    ff.text_as_mp4(clips / "b.mp4")
+    script = f"""
+import json, sys
+sys.path.insert(0, {str(REPO)!r})
+from kfp import local
+local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root={str(tmp_path / 'root')!r})
+from components.footage import ingest_op
+from pipelines.footage import footage_pipeline
+task = footage_pipeline(sources=[{str(clips)!r}], size=32)
+single = ingest_op(sources=[{str(clips / 'a.mp4')!r}], size=32)
+print("RESULT", json.dumps({{"ok": task.output, "corpus": single.outputs["corpus"].path}}))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.split("RESULT", 1)[1])
+    assert result["ok"] is True
+    from egovla.corpus import Corpus
+
+    assert len(Corpus(result["corpus"]).manifest()) == 1
+    validated = next((tmp_path / "root").glob("egovla-footage-*/validate-op/validated"))
+    corpus = Corpus(validated)
+    assert len(corpus.manifest()) == 1 and corpus.rejects()["reason"].str.contains("not a readable").any()
+    ingested = next((tmp_path / "root").glob("egovla-footage-*/ingest-op/corpus"))
+    assert not (ingested / "meta" / "validate").exists()  # the input artifact stayed untouched

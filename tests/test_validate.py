@@ -1,0 +1,78 @@
+import json
+
+import pandas as pd
+import pytest
+
+import footage_factory as ff
+from egovla.corpus import Corpus
+from egovla.ingest import IngestConfig, run as ingest
+from egovla.io.atomic import atomic_write_parquet
+from egovla.validate import ValidateConfig, run
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    (tmp_path / "clips").mkdir()
+    for i in range(3):
+        ff.good_clip(tmp_path / "clips" / f"{i}.mp4", seed=i)
+    ingest(IngestConfig(size=32), [str(tmp_path / "clips")], tmp_path / "corpus")
+    return tmp_path / "corpus"
+
+
+def test_clean_corpus_passes_every_expectation(corpus_dir):
+    report = run(ValidateConfig(), corpus_dir)
+    assert report.success and report.quarantined == []
+    names = {(r["suite"], r["expectation"]) for r in report.results}
+    assert ("manifest", "expect_column_values_to_be_unique") in names
+    assert ("episodes", "expect_column_pair_values_to_be_equal") in names
+    saved = json.loads((corpus_dir / "meta/validate/report.json").read_text())
+    assert len(saved["results"]) == len(report.results) and saved["success"]
+    assert json.loads((corpus_dir / "meta/validate/config.json").read_text())["min_fps"] == 1.0
+
+
+def test_undecodable_episode_is_quarantined_rest_stays_usable(corpus_dir):
+    corpus = Corpus(corpus_dir)
+    corpus.video_path(1).write_bytes(b"\x00garbage")
+    report = run(ValidateConfig(), corpus_dir)
+    bad_id = corpus.manifest()["clip_id"][1]
+    assert not report.success and report.quarantined == [bad_id]
+    failed = {r["expectation"] for r in report.results if not r["success"]}
+    assert "expect_column_values_to_be_in_set" in failed  # decodable == True
+    rejects = corpus.rejects()
+    assert len(rejects) == 1 and rejects["stage"][0] == "validate"
+    assert "file-001.mp4" in rejects["reason"][0]
+    assert corpus.usable_episodes() == [0, 2]
+    run(ValidateConfig(), corpus_dir)  # re-validating adds no duplicate quarantine row
+    assert len(corpus.rejects()) == 1
+
+
+def test_frame_count_mismatch_and_out_of_range_fps_are_caught(corpus_dir):
+    corpus = Corpus(corpus_dir)
+    manifest = corpus.manifest()
+    manifest.loc[0, "episode_frames"] = 999
+    manifest.loc[2, "fps"] = 1000.0
+    atomic_write_parquet(corpus.manifest_path, manifest)
+    report = run(ValidateConfig(), corpus_dir)
+    by_name = {(r["suite"], r["expectation"], json.dumps(r["kwargs"], sort_keys=True)): r for r in report.results}
+    pair = next(r for k, r in by_name.items() if k[1] == "expect_column_pair_values_to_be_equal")
+    fps = next(r for k, r in by_name.items() if k[1] == "expect_column_values_to_be_between" and '"fps"' in k[2])
+    assert pair["failing_clip_ids"] == [manifest["clip_id"][0]]
+    assert fps["failing_clip_ids"] == [manifest["clip_id"][2]]
+    assert sorted(report.quarantined) == sorted([manifest["clip_id"][0], manifest["clip_id"][2]])
+    assert corpus.usable_episodes() == [1]
+
+
+def test_duplicate_clip_ids_fail_uniqueness(corpus_dir):
+    corpus = Corpus(corpus_dir)
+    manifest = corpus.manifest()
+    atomic_write_parquet(corpus.manifest_path, pd.concat([manifest, manifest.iloc[[0]]], ignore_index=True))
+    report = run(ValidateConfig(), corpus_dir)
+    unique = [r for r in report.results if r["expectation"] == "expect_column_values_to_be_unique"
+              and r["kwargs"]["column"] == "clip_id"][0]
+    assert not unique["success"] and unique["failing_clip_ids"] == [manifest["clip_id"][0]]
+
+
+def test_empty_corpus_fails_validation(tmp_path):
+    ingest(IngestConfig(size=32), [str(ff.zero_byte(tmp_path / "z.mp4"))], tmp_path / "corpus")
+    report = run(ValidateConfig(), tmp_path / "corpus")
+    assert not report.success and report.results[0]["expectation"] == "corpus_not_empty"
