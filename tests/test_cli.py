@@ -13,7 +13,7 @@ runner = CliRunner()
 EGOVLA = str(Path(sys.executable).parent / "egovla")
 
 
-@pytest.mark.parametrize("command", [[], ["ingest"], ["validate"], ["synth"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["ingest"], ["validate"], ["synth"], ["masks"], ["demo"]])
 def test_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
@@ -42,3 +42,12 @@ def test_unknown_param_is_an_error(tmp_path):
     params.write_text("ingest:\n  fsp: 5\n")
     result = runner.invoke(app, ["ingest", str(tmp_path), "--corpus", str(tmp_path / "c"), "--params", str(params)])
     assert result.exit_code != 0 and "fsp" in str(result.exception)
+
+
+def test_cli_masks_reports_missing_sam2_weights(tmp_path):
+    clip = ff.good_clip(tmp_path / "a.mp4")
+    runner.invoke(app, ["ingest", str(clip), "--corpus", str(tmp_path / "c"), "--size", "32"])
+    result = runner.invoke(app, ["masks", "--corpus", str(tmp_path / "c"), "--backend", "sam2"])
+    assert result.exit_code != 0 and "needs weights" in str(result.exception)
+    ok = runner.invoke(app, ["masks", "--corpus", str(tmp_path / "c")])
+    assert ok.exit_code == 0 and "1 episodes done" in ok.output

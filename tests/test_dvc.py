@@ -43,6 +43,8 @@ def test_dvc_repro_on_fresh_clone(tmp_path):
     metrics = json.loads(_sh(["dvc", "metrics", "show", "--json"], clone, env))[""]["data"]
     assert metrics["reports/ingest.json"]["data"]["added"] == 9  # 6 samples + 3 generated
     assert metrics["reports/validate.json"]["data"]["success"] == 1
+    assert metrics["reports/masks.json"]["data"]["processed"] == 9
+    assert (clone / "data/masks/contact_sheets/episode_000000.png").exists()
     again = _sh(["dvc", "repro"], clone, env)
     assert "didn't change" in again or "up to date" in again.lower()
     _sh(["dvc", "push"], clone, env)

@@ -19,10 +19,11 @@ def test_footage_pipeline_compiles(tmp_path):
     (path,) = compile_all(tmp_path)
     spec = yaml.safe_load(path.read_text())
     executors = spec["deploymentSpec"]["executors"]
-    assert set(executors) == {"exec-ingest-op", "exec-validate-op"}
+    assert set(executors) == {"exec-ingest-op", "exec-validate-op", "exec-masks-op"}
     assert all(e["container"]["image"].startswith("ghcr.io/egovla/") for e in executors.values())
     tasks = spec["root"]["dag"]["tasks"]
     assert tasks["validate-op"]["dependentTasks"] == ["ingest-op"]
+    assert tasks["masks-op"]["dependentTasks"] == ["validate-op"]
     assert "sources" in spec["root"]["inputDefinitions"]["parameters"]
 
 
@@ -57,3 +58,5 @@ print("RESULT", json.dumps({{"ok": task.output, "corpus": single.outputs["corpus
     assert len(corpus.manifest()) == 1 and corpus.rejects()["reason"].str.contains("not a readable").any()
     ingested = next((tmp_path / "root").glob("egovla-footage-*/ingest-op/corpus"))
     assert not (ingested / "meta" / "validate").exists()  # the input artifact stayed untouched
+    masks = next((tmp_path / "root").glob("egovla-footage-*/masks-op/masks"))
+    assert (masks / "episode_000000.npz").exists() and (masks / "summary.parquet").exists()

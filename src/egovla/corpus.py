@@ -159,6 +159,9 @@ class Corpus:
 
     def append_episode(self, frames: np.ndarray, row: dict) -> int:
         """Writes one episode's video and data, then commits it in the manifest. Returns its index."""
+        missing = set(MANIFEST_COLUMNS) - {"episode_index", "episode_frames", "ingested_at"} - set(row)
+        if missing:
+            raise ValueError(f"{self.manifest_path}: manifest row lacks {sorted(missing)}")
         manifest = self.manifest()
         episode_index = int(manifest["episode_index"].max() + 1) if len(manifest) else 0
         first_index = int(manifest["episode_frames"].sum()) if len(manifest) else 0

@@ -1,0 +1,35 @@
+"""Model weights by local path or object-store uri (no model hub at run time)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from egovla.io.sources import S3Settings, s3_client, split_s3_uri
+
+CACHE = Path(os.environ.get("EGOVLA_MODEL_CACHE", Path.home() / ".cache" / "egovla" / "models"))
+
+
+def resolve_model_dir(uri: str, s3: S3Settings | None = None) -> Path:
+    """Local folder holding the model: the path itself, or an s3:// prefix downloaded once into a cache."""
+    if not uri.startswith("s3://"):
+        path = Path(uri)
+        if not path.is_dir():
+            raise FileNotFoundError(f"model folder not found: {uri}")
+        return path
+    target = CACHE / hashlib.sha256(uri.encode()).hexdigest()[:16]
+    if (target / ".complete").exists():
+        return target
+    bucket, prefix = split_s3_uri(uri.rstrip("/") + "/")
+    client = s3_client(s3 or S3Settings())
+    keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for o in page.get("Contents", [])]
+    if not keys:
+        raise FileNotFoundError(f"no model files under {uri}")
+    for key in keys:
+        local = target / key[len(prefix):]
+        local.parent.mkdir(parents=True, exist_ok=True)
+        client.download_file(bucket, key, str(local))
+    (target / ".complete").touch()
+    return target

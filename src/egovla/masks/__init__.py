@@ -1,0 +1,7 @@
+"""Physical masks: per-frame masks of what the actor moves, separated from ego-motion and background."""
+
+from egovla.masks.motion import MotionParams, motion_masks
+from egovla.masks.stage import MaskConfig, run
+from egovla.masks.store import read_masks
+
+__all__ = ["MaskConfig", "MotionParams", "motion_masks", "read_masks", "run"]

@@ -1,0 +1,196 @@
+"""Stage: physical masks for every usable episode of a corpus.
+
+Resumable (an episode already masked with the same mask settings is skipped), parallel over
+episodes, and robust: an episode that cannot be processed is reported and the rest completes.
+On generated clips the masks are scored against ground truth next to a frame-difference baseline;
+real clips get contact sheets (frames and mask overlays) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from egovla import tracking
+from egovla.config import StageConfig
+from egovla.corpus import Corpus
+from egovla.io.atomic import atomic_write_json, atomic_write_parquet
+from egovla.io.sources import S3Settings
+from egovla.masks import quality, store
+from egovla.masks.motion import MotionParams, frame_difference_masks, motion_masks
+
+log = logging.getLogger(__name__)
+
+
+class MaskConfig(StageConfig):
+    backend: Literal["motion", "sam2"] = "motion"
+    motion: MotionParams = MotionParams()
+    sam2_model: str | None = None  # local folder or s3:// prefix of a Sam2VideoModel
+    s3_endpoint: str | None = None
+    workers: int = 1  # processes over episodes (motion backend)
+    contact_sheets: bool = True
+    contact_sheet_frames: int = 8
+    evaluate: bool = True  # IoU against ground truth where a clip has it (generated scenes)
+
+    def mask_hash(self) -> str:
+        """Identity of the settings that change the masks; resume skips episodes that match it."""
+        relevant = {"backend": self.backend, "motion": self.motion.model_dump(mode="json"),
+                    "sam2_model": self.sam2_model}
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class MaskRunResult:
+    masks_dir: str
+    processed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    frames: int = 0
+    seconds: float = 0.0
+    metrics: dict = field(default_factory=dict)
+    errors: list[dict] = field(default_factory=list)
+
+
+def _mask_one(corpus_dir: str, episode_index: int, config: MaskConfig, masks_dir: str, masker=None) -> dict:
+    """Masks one episode and writes it; returns its summary row (never raises)."""
+    start = time.perf_counter()
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+        frames = Corpus(corpus_dir).read_frames(episode_index)
+        result = motion_masks(frames, config.motion)
+        if masker is not None:
+            result = masker(frames, result)
+        store.write_episode(Path(masks_dir), episode_index, result.masks, result.flags, config.mask_hash())
+        flag_counts = Counter(f for frame_flags in result.flags for f in frame_flags)
+        coverage = result.masks.reshape(len(frames), -1).mean(1)
+        return {"episode_index": episode_index, "frames": len(frames), "seconds": time.perf_counter() - start,
+                "mean_coverage": float(coverage.mean()), "empty_frames": int((coverage == 0).sum()),
+                "flagged_frames": int(sum(bool(f) for f in result.flags)),
+                "flags": ",".join(f"{k}:{v}" for k, v in sorted(flag_counts.items())), "error": ""}
+    except Exception as exc:  # noqa: BLE001 - one bad episode must not stop the corpus
+        return {"episode_index": episode_index, "frames": 0, "seconds": time.perf_counter() - start,
+                "mean_coverage": 0.0, "empty_frames": 0, "flagged_frames": 0, "flags": "",
+                "error": f"episode {episode_index}: {type(exc).__name__}: {exc}"}
+
+
+def _make_masker(config: MaskConfig):
+    if config.backend == "motion":
+        return None
+    if not config.sam2_model:
+        raise ValueError("the sam2 backend needs weights: set masks.sam2_model (or --sam2-model) to a local "
+                         "folder or s3:// prefix holding a Sam2VideoModel saved with save_pretrained")
+    from egovla.masks.sam2 import Sam2Masker
+
+    return Sam2Masker(config.sam2_model, S3Settings(endpoint_url=config.s3_endpoint))
+
+
+def _tables(masks_dir: Path, episodes: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame_rows = []
+    for e in episodes:
+        if store.episode_file(masks_dir, e).exists():
+            _, coverage, flags = store.read_episode(masks_dir, e)
+            frame_rows.append(pd.DataFrame({"episode_index": e, "frame_index": np.arange(len(coverage)),
+                                            "coverage": coverage, "flags": [",".join(f) for f in flags]}))
+    frames = pd.concat(frame_rows, ignore_index=True) if frame_rows else pd.DataFrame(
+        columns=["episode_index", "frame_index", "coverage", "flags"])
+    return frames, frames.groupby("episode_index")["coverage"].mean().rename("mean_coverage").reset_index()
+
+
+def _ground_truth(uri: str):
+    from egovla.synth import read_ground_truth
+
+    path = Path(uri)
+    return read_ground_truth(path) if path.with_suffix(".gt.npz").exists() else None
+
+
+def _evaluate_and_draw(corpus: Corpus, masks_dir: Path, episodes: list[int], config: MaskConfig) -> tuple[dict, list[Path]]:
+    manifest = corpus.manifest().set_index("episode_index")
+    iou_rows, sheets = [], []
+    for e in episodes:
+        if not store.episode_file(masks_dir, e).exists():
+            continue
+        masks = store.read_episode(masks_dir, e)[0]
+        truth = _ground_truth(str(manifest.loc[e, "source_uri"])) if config.evaluate else None
+        if truth is not None and truth.masks.shape == masks.shape:
+            frames = corpus.read_frames(e)
+            iou_rows.append({"episode_index": e, "kind": truth.kind,
+                             "iou": float(np.nanmean(quality.frame_iou(masks, truth.masks))),
+                             "iou_baseline": float(np.nanmean(quality.frame_iou(
+                                 frame_difference_masks(frames, config.motion), truth.masks)))})
+        elif truth is None and config.contact_sheets:
+            path = masks_dir / "contact_sheets" / f"episode_{e:06d}.png"
+            title = f"episode {e}: {Path(str(manifest.loc[e, 'source_uri'])).name} ({config.backend})"
+            quality.contact_sheet(corpus.read_frames(e), masks, path, config.contact_sheet_frames, title)
+            sheets.append(path)
+    if iou_rows:
+        atomic_write_parquet(masks_dir / "quality.parquet", pd.DataFrame(iou_rows))
+    return quality.summarise_iou(iou_rows), sheets
+
+
+def run(config: MaskConfig, corpus_dir: str | Path, out_dir: str | Path | None = None) -> MaskRunResult:
+    start = time.perf_counter()
+    corpus = Corpus(corpus_dir)
+    masks_dir = Path(out_dir) if out_dir is not None else store.default_masks_dir(corpus_dir, config.backend)
+    masks_dir.mkdir(parents=True, exist_ok=True)
+    masker = _make_masker(config)
+    episodes = corpus.usable_episodes()
+    todo = [e for e in episodes if store.stored_config_hash(masks_dir, e) != config.mask_hash()]
+    result = MaskRunResult(masks_dir=str(masks_dir), skipped=len(episodes) - len(todo))
+    log.info("masks (%s): %d episodes to do, %d already done", config.backend, len(todo), result.skipped)
+
+    if config.workers > 1 and masker is None and len(todo) > 1:
+        context = multiprocessing.get_context("spawn")  # no forked OpenCV/BLAS thread state
+        with ProcessPoolExecutor(config.workers, mp_context=context) as pool:
+            rows = list(pool.map(_mask_one, [str(corpus_dir)] * len(todo), todo, [config] * len(todo),
+                                 [str(masks_dir)] * len(todo)))
+    else:
+        rows = [_mask_one(str(corpus_dir), e, config, str(masks_dir), masker) for e in todo]
+
+    for row in rows:
+        if row["error"]:
+            log.error("masks: %s", row["error"])
+            result.failed += 1
+            result.errors.append({"episode_index": row["episode_index"], "error": row["error"]})
+        else:
+            result.processed += 1
+            result.frames += row["frames"]
+    compute_seconds = sum(r["seconds"] for r in rows if not r["error"])
+    frames_table, _ = _tables(masks_dir, episodes)
+    atomic_write_parquet(masks_dir / "frames.parquet", frames_table)
+    previous = (pd.read_parquet(masks_dir / "summary.parquet") if (masks_dir / "summary.parquet").exists()
+                else pd.DataFrame(columns=list(rows[0]) if rows else ["episode_index"]))
+    summary = pd.concat([previous[~previous["episode_index"].isin([r["episode_index"] for r in rows])],
+                         pd.DataFrame(rows)], ignore_index=True).sort_values("episode_index")
+    atomic_write_parquet(masks_dir / "summary.parquet", summary)
+
+    iou, sheets = _evaluate_and_draw(corpus, masks_dir, episodes, config)
+    result.seconds = time.perf_counter() - start
+    result.metrics = {
+        "episodes": len(episodes), "processed": result.processed, "skipped": result.skipped,
+        "failed": result.failed, "frames_processed": result.frames,
+        "frames_per_s": result.frames / compute_seconds if compute_seconds else 0.0,
+        "mean_coverage": float(frames_table["coverage"].mean()) if len(frames_table) else 0.0,
+        "flagged_frames": int((frames_table["flags"] != "").sum()) if len(frames_table) else 0,
+        "contact_sheets": len(sheets), **iou}
+    config.save(masks_dir / "config.json")
+    atomic_write_json(masks_dir / "metrics.json", result.metrics | {"errors": result.errors})
+    with tracking.stage_run("masks", config.flat(), {"data_version": corpus.version(),
+                                                     "mask_hash": config.mask_hash()}) as run_:
+        run_.log_metrics(result.metrics)
+        run_.log_artifact(masks_dir / "summary.parquet", "masks")
+        for sheet in sheets:
+            run_.log_artifact(sheet, "masks/contact_sheets")
+    return result
