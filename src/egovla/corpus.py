@@ -7,8 +7,8 @@ Layout (one episode per data/video file, which v3's relational metadata allows):
     meta/episodes/chunk-000/file-000.parquet   per-episode rows (length, file pointers)
     meta/manifest.parquet               one row per source clip (provenance, hashes)
     meta/rejects.parquet                clips that could not be used, with the reason
-    data/chunk-XXX/file-YYY.parquet     per-frame rows
-    videos/observation.images.ego/chunk-XXX/file-YYY.mp4
+    data/chunk-NNN/file-NNN.parquet     per-frame rows
+    videos/observation.images.ego/chunk-NNN/file-NNN.mp4
 
 The manifest is the commit record: an episode exists once its manifest row is written.
 """
