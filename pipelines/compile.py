@@ -8,8 +8,9 @@ from pathlib import Path
 from kfp import compiler
 
 from pipelines.footage import footage_pipeline
+from pipelines.training import training_pipeline
 
-PIPELINES = {"footage": footage_pipeline}
+PIPELINES = {"footage": footage_pipeline, "training": training_pipeline}
 
 
 def compile_all(out_dir: Path) -> list[Path]:

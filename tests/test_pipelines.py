@@ -16,8 +16,8 @@ sys.path.insert(0, str(REPO))
 def test_footage_pipeline_compiles(tmp_path):
     from pipelines.compile import compile_all
 
-    (path,) = compile_all(tmp_path)
-    spec = yaml.safe_load(path.read_text())
+    footage, training = compile_all(tmp_path)
+    spec = yaml.safe_load(footage.read_text())
     executors = spec["deploymentSpec"]["executors"]
     assert set(executors) == {"exec-ingest-op", "exec-validate-op", "exec-masks-op"}
     assert all(e["container"]["image"].startswith("ghcr.io/egovla/") for e in executors.values())
@@ -25,6 +25,31 @@ def test_footage_pipeline_compiles(tmp_path):
     assert tasks["validate-op"]["dependentTasks"] == ["ingest-op"]
     assert tasks["masks-op"]["dependentTasks"] == ["validate-op"]
     assert "sources" in spec["root"]["inputDefinitions"]["parameters"]
+    train_spec = yaml.safe_load(training.read_text())
+    tasks = train_spec["root"]["dag"]["tasks"]
+    assert set(tasks["lam-train-op"]["dependentTasks"]) == {"masks-op", "validate-op"}
+    assert tasks["lam-label-op"]["dependentTasks"] == ["lam-train-op", "validate-op"] or set(
+        tasks["lam-label-op"]["dependentTasks"]) == {"lam-train-op", "validate-op"}
+    resources = train_spec["deploymentSpec"]["executors"]["exec-lam-train-op"]["container"]["resources"]
+    assert resources["resourceCpuRequest"] == "4"
+
+
+@pytest.mark.slow
+def test_training_pipeline_runs_locally(synth_dir, tmp_path):
+    script = f"""
+import sys
+sys.path.insert(0, {str(REPO)!r})
+from kfp import local
+local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root={str(tmp_path / 'root')!r})
+from pipelines.training import training_pipeline
+training_pipeline(sources=[{str(synth_dir)!r}], size=64, lam_steps=4)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    labels = next((tmp_path / "root").glob("egovla-training-*/lam-label-op/labels"))
+    assert len(list(labels.glob("episode_*.parquet"))) == 5
+    run = next((tmp_path / "root").glob("egovla-training-*/lam-train-op/run"))
+    assert (run / "ours/model/model.safetensors").exists() and (run / "ablation/model/model.safetensors").exists()
 
 
 @pytest.mark.slow

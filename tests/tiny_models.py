@@ -32,3 +32,14 @@ def tiny_sam2_video(out_dir: Path, size: int = 64) -> Path:
     model = Sam2VideoModel(config).eval()
     model.save_pretrained(out_dir)
     return out_dir
+
+
+def tiny_dinov2(out_dir: Path, image_size: int = 56) -> Path:
+    import torch
+    from transformers import Dinov2Config, Dinov2Model
+
+    torch.manual_seed(0)
+    config = Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                          image_size=image_size, patch_size=14)
+    Dinov2Model(config).save_pretrained(out_dir)
+    return out_dir

@@ -127,6 +127,54 @@ def masks(
         typer.echo(f"  failed: {error['error']}")
 
 
+lam_app = typer.Typer(help="The latent action model (hybrid disentangled VQ-VAE).", no_args_is_help=True)
+app.add_typer(lam_app, name="lam")
+
+
+@lam_app.command("train")
+def lam_train(
+    corpus: Annotated[Path, typer.Option(help="corpus folder (with masks)")],
+    out: Annotated[Path, typer.Option(help="run folder: model/, checkpoints/, metrics, figures")],
+    preset: Annotated[str, typer.Option(help="tiny (CPU, minutes) or paper")] = "tiny",
+    params: ParamsOpt = None,
+    masks_dir: Annotated[Optional[str], typer.Option(help="masks folder (default <corpus>/masks/motion)")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="override training steps")] = None,
+    ablation: Annotated[Optional[bool], typer.Option(help="also train the no-mask single-codebook baseline")] = None,
+    metrics_file: MetricsOpt = None,
+) -> None:
+    """Train the latent action model (resumes from its last checkpoint in --out)."""
+    import yaml
+
+    from egovla import lam
+
+    section = dict((yaml.safe_load(params.read_text()) or {}).get("lam", {})) if params else {}
+    name = section.pop("preset", preset)
+    if steps:
+        section["train"] = {**section.get("train", {}), "steps": steps}
+    section.update({k: v for k, v in {"masks_dir": masks_dir, "ablation": ablation}.items() if v is not None})
+    config = lam.preset(name, **section)
+    metrics = lam.run_train(config, corpus, out)
+    _copy_metrics(out / "metrics.json", metrics_file)
+    for key in ("action.perplexity", "probe.displacement_r2", "swap_invariance", "motion_sensitivity"):
+        if key in metrics:
+            ablated = metrics.get(f"ablation.{key}")
+            typer.echo(f"  {key:<24} {metrics[key]:.3f}" + (f"   (ablation {ablated:.3f})" if ablated is not None else ""))
+
+
+@lam_app.command("label")
+def lam_label(
+    corpus: Annotated[Path, typer.Option(help="corpus folder")],
+    model: Annotated[Path, typer.Option(help="a trained model folder (<run>/ours/model)")],
+    out: Annotated[Optional[Path], typer.Option(help="labels folder (default <corpus>/latent_actions)")] = None,
+) -> None:
+    """Write every transition's latent action codes into the corpus."""
+    from egovla import lam
+
+    info = lam.run_label(corpus, model, out)
+    typer.echo(f"labelled {info['episodes']} episodes, {info['transitions']} transitions "
+               f"(k={info['frame_gap']}) -> {out or corpus / 'latent_actions'}")
+
+
 @app.command()
 def demo(out: Annotated[Path, typer.Option(help="output folder")] = Path("outputs/demo")) -> None:
     """The main job on the embedded default (sample footage, local files, SQLite MLflow)."""

@@ -1,0 +1,75 @@
+"""Latent action model configs and presets (`tiny` runs on a CPU in well under two minutes)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from egovla.config import StageConfig
+
+
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    image_size: int = 64
+    features: str = "pixels"  # "pixels" (patchified frames) or a HF vision model folder / s3:// uri
+    patch_size: int = 8  # pixels backend; a HF backbone brings its own
+    model_dim: int = 64
+    enc_layers: int = 2
+    dec_layers: int = 2
+    heads: int = 4
+    latent_dim: int = 32
+    action_codes: int = 16  # the cross-embodiment action codebook
+    action_tokens: int = 4  # codes per transition
+    background: Literal["vq", "continuous"] = "vq"
+    background_codes: int = 16
+    background_tokens: int = 4
+    commitment: float = 0.25
+    ema_decay: float = 0.95
+    dead_code_threshold: float = 2.0  # EMA cluster size below which a code is re-seeded
+    single_codebook: bool = False  # ablation: one action codebook, no background branch
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    steps: int = 400
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    frame_gap: int = 3  # k: transition (t, t+k)
+    use_masks: bool = True  # masks weight the action/background losses; off = LAPA/UniVLA-style ablation
+    checkpoint_every: int = 100
+    seed: int = 0
+    eval_fraction: float = 0.2  # episodes held out for the probe and reconstruction metrics
+
+
+class LAMConfig(StageConfig):
+    preset: str = "tiny"
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    masks_dir: str | None = None  # default <corpus>/masks/motion
+    ablation: bool = True  # also train the no-mask single-codebook baseline in the same run
+
+
+PRESETS: dict[str, dict] = {
+    "tiny": {},
+    "paper": {
+        "model": {"image_size": 224, "features": "dinov2-vitb14", "model_dim": 768, "enc_layers": 12,
+                  "dec_layers": 12, "heads": 12, "latent_dim": 128, "action_codes": 16, "action_tokens": 4},
+        "train": {"steps": 100_000, "batch_size": 64, "lr": 1e-4, "frame_gap": 9, "checkpoint_every": 1000},
+    },
+}
+
+
+def preset(name: str, **overrides) -> LAMConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+    values = {"preset": name, **PRESETS[name]}
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(values.get(key), dict):
+            values[key] = {**values[key], **value}
+        elif value is not None:
+            values[key] = value
+    return LAMConfig(**values)

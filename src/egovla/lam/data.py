@@ -1,0 +1,65 @@
+"""Frame-pair transitions (t, t+k) from a corpus, with per-patch foreground shares from the masks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from egovla.corpus import Corpus
+from egovla.masks.store import default_masks_dir, read_episode
+
+
+def split_episodes(episodes: list[int], eval_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Deterministic train/eval split by episode (never by frame: neighbouring frames leak)."""
+    if len(episodes) < 2 or eval_fraction <= 0:
+        return list(episodes), []
+    order = np.random.default_rng(seed).permutation(len(episodes))
+    n_eval = max(1, int(round(eval_fraction * len(episodes))))
+    held = {episodes[i] for i in order[:n_eval]}
+    return [e for e in episodes if e not in held], [e for e in episodes if e in held]
+
+
+def patch_shares(masks: np.ndarray, grid: int) -> np.ndarray:
+    """(T, H, W) bool -> (T, grid*grid) share of foreground pixels in each patch."""
+    return np.stack([cv2.resize(m.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA).ravel()
+                     for m in masks])
+
+
+class Transitions:
+    """All (episode, t) with t + gap inside the episode; frames held resized in memory."""
+
+    def __init__(self, corpus_dir: str | Path, episodes: list[int], image_size: int, gap: int, grid: int,
+                 masks_dir: str | Path | None = None, use_masks: bool = True):
+        corpus = Corpus(corpus_dir)
+        self.gap = gap
+        self.frames: dict[int, np.ndarray] = {}
+        self.fg: dict[int, np.ndarray] = {}
+        folder = Path(masks_dir) if masks_dir else default_masks_dir(corpus_dir)
+        for e in episodes:
+            video = corpus.read_frames(e)
+            if len(video) <= gap:
+                continue
+            self.frames[e] = np.stack([cv2.resize(f, (image_size, image_size), interpolation=cv2.INTER_AREA)
+                                       for f in video])
+            if use_masks:
+                try:
+                    masks = read_episode(folder, e)[0]
+                except FileNotFoundError as exc:
+                    raise FileNotFoundError(f"{exc}; the mask-weighted loss needs `egovla masks` first") from exc
+                shares = patch_shares(masks, grid)
+                self.fg[e] = np.maximum(shares[:-gap], shares[gap:])  # moved at t or at t+k
+        self.index = [(e, t) for e, v in self.frames.items() for t in range(len(v) - gap)]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        pairs = [self.index[i] for i in rows]
+        a = np.stack([self.frames[e][t] for e, t in pairs])
+        b = np.stack([self.frames[e][t + self.gap] for e, t in pairs])
+        to_tensor = lambda x: torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255.0  # noqa: E731
+        fg = torch.from_numpy(np.stack([self.fg[e][t] for e, t in pairs])) if self.fg else None
+        return to_tensor(a), to_tensor(b), fg

@@ -1,0 +1,54 @@
+"""The training loop: deterministic for a seed, resumable from its last checkpoint."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from egovla.lam import checkpoint
+from egovla.lam.config import ModelConfig, TrainConfig
+from egovla.lam.data import Transitions
+from egovla.lam.model import LatentActionModel
+
+log = logging.getLogger(__name__)
+
+
+def train(model_cfg: ModelConfig, train_cfg: TrainConfig, data: Transitions, out_dir: Path,
+          stop_after: int | None = None) -> tuple[LatentActionModel, list[dict], float]:
+    """Trains to ``train_cfg.steps`` (resuming if checkpoints exist); returns model, history, samples/s.
+
+    ``stop_after`` ends the run early at that step (tests use it to simulate an interruption).
+    """
+    torch.manual_seed(train_cfg.seed)
+    model = LatentActionModel(model_cfg)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    folder = out_dir / "checkpoints"
+    start, history = checkpoint.load_latest(folder, model, optimizer)
+    if start:
+        log.info("resuming from step %d", start)
+    end = min(train_cfg.steps, stop_after) if stop_after else train_cfg.steps
+    model.train()
+    samples, seconds = 0, 0.0
+    for step in tqdm(range(start, end), desc="lam", disable=not sys.stderr.isatty(), leave=False):
+        rows = np.random.default_rng([train_cfg.seed, step]).integers(0, len(data), train_cfg.batch_size)
+        frames_t, frames_tk, fg = data.batch(rows)
+        tic = time.perf_counter()
+        out = model(frames_t, frames_tk, fg if train_cfg.use_masks else None)
+        optimizer.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        seconds += time.perf_counter() - tic
+        samples += len(rows)
+        if step % 10 == 0 or step + 1 == end:
+            history.append({"step": step, **{k: float(v.detach()) for k, v in out.items() if k.startswith("loss")}})
+        if (step + 1) % train_cfg.checkpoint_every == 0 or step + 1 == end:
+            checkpoint.save(folder, step + 1, model, optimizer, history)
+    return model.eval(), history, samples / seconds if seconds else 0.0

@@ -1,0 +1,104 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from egovla.corpus import Corpus
+from egovla.ingest import IngestConfig, run as ingest
+from egovla.lam import LatentActionModel, ModelConfig, preset, read_codes, run_label, run_train
+from egovla.lam.train import train
+from egovla.lam.data import Transitions, split_episodes
+from egovla.masks import MaskConfig, run as make_masks
+from tiny_models import tiny_dinov2
+
+FAST = {"train": {"steps": 12, "batch_size": 8, "checkpoint_every": 5}}
+
+
+@pytest.fixture(scope="module")
+def lam_corpus(synth_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("lam") / "corpus"
+    ingest(IngestConfig(size=64), [str(synth_dir)], root)
+    make_masks(MaskConfig(), root)
+    return root
+
+
+@pytest.mark.parametrize("variant", [{}, {"background": "continuous"}, {"single_codebook": True}])
+def test_model_variants_train_and_round_trip(variant, tmp_path):
+    torch.manual_seed(0)
+    model = LatentActionModel(ModelConfig(**variant))
+    a, b, fg = torch.rand(4, 3, 64, 64), torch.rand(4, 3, 64, 64), torch.rand(4, 64)
+    out = model(a, b, fg)
+    out["loss"].backward()
+    assert model.enc_in.weight.grad is not None and torch.isfinite(out["loss"])
+    assert ("loss_action_fg" in out) == (not variant.get("single_codebook"))
+    codes = model.encode(a, b)
+    assert codes.shape == (4, 4) and codes.dtype == np.int64 and codes.max() < 16
+    model.save_pretrained(tmp_path)
+    loaded = LatentActionModel.from_pretrained(tmp_path)
+    assert np.array_equal(loaded.encode(a, b), model.encode(a, b))
+    frames = (np.random.default_rng(0).random((3, 128, 128, 3)) * 255).astype(np.uint8)
+    assert loaded.encode(frames, frames[::-1]).shape == (3, 4)  # any size, uint8 HWC
+
+
+def test_hf_vision_backbone_by_path(tmp_path):
+    backbone = tiny_dinov2(tmp_path / "dinov2", image_size=56)
+    model = LatentActionModel(ModelConfig(features=str(backbone), image_size=56))
+    assert model.patches == 16 and all(not p.requires_grad for p in model.features.parameters())
+    a, b = torch.rand(2, 3, 56, 56), torch.rand(2, 3, 56, 56)
+    model(a, b, torch.rand(2, 16))["loss"].backward()
+    model.save_pretrained(tmp_path / "lam")
+    saved = load_file(str(tmp_path / "lam" / "model.safetensors"))
+    assert not any(k.startswith("features.") for k in saved)  # the frozen backbone is referenced, not copied
+    assert np.array_equal(LatentActionModel.from_pretrained(tmp_path / "lam").encode(a, b), model.encode(a, b))
+
+
+def test_split_is_by_episode_and_deterministic():
+    train_eps, eval_eps = split_episodes(list(range(10)), 0.2, seed=3)
+    assert len(eval_eps) == 2 and not set(train_eps) & set(eval_eps)
+    assert split_episodes(list(range(10)), 0.2, seed=3) == (train_eps, eval_eps)
+
+
+def test_training_is_deterministic_and_resumes_exactly(lam_corpus, tmp_path):
+    cfg = preset("tiny", **FAST)
+    data = Transitions(lam_corpus, [0, 1, 2], 64, cfg.train.frame_gap, 8)
+    whole, history, _ = train(cfg.model, cfg.train, data, tmp_path / "whole")
+    again, _, _ = train(cfg.model, cfg.train, data, tmp_path / "again")
+    train(cfg.model, cfg.train, data, tmp_path / "cut", stop_after=7)  # interrupted after step 7...
+    resumed, resumed_history, _ = train(cfg.model, cfg.train, data, tmp_path / "cut")  # ...and resumed
+    for other in (again, resumed):
+        for (name, p), q in zip(whole.trainable_state().items(), other.trainable_state().values()):
+            assert torch.equal(p, q), name
+    assert history[-1] == resumed_history[-1]
+    files = {p.suffix for p in (tmp_path / "cut" / "checkpoints").rglob("*") if p.is_file()}
+    assert files <= {".safetensors", ".json"}  # nothing pickled
+
+
+def test_train_label_and_read_codes(lam_corpus, tmp_path):
+    metrics = run_train(preset("tiny", **FAST), lam_corpus, tmp_path / "run")
+    for key in ("recon.full.fg", "recon.full.bg", "recon.action_only.fg", "recon.background_only.bg",
+                "action.usage", "action.perplexity", "background.usage", "background.perplexity",
+                "swap_invariance", "motion_sensitivity", "ablation.action.perplexity", "ablation.swap_invariance"):
+        assert np.isfinite(metrics[key]), key
+    assert 1 <= metrics["action.perplexity"] <= 16
+    for png in ("loss_curves.png", "codebook_usage.png", "reconstructions.png"):
+        assert (tmp_path / "run" / png).stat().st_size > 1000
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["preset"] == "tiny" and saved["train"]["steps"] == 12
+    info = run_label(lam_corpus, tmp_path / "run" / "ours" / "model")
+    assert info["episodes"] == 5 and info["frame_gap"] == 3
+    codes = read_codes(lam_corpus, 2)
+    frames = Corpus(lam_corpus).read_frames(2)
+    assert codes.shape == (len(frames) - 3, 4) and codes.dtype == np.int64
+    model = LatentActionModel.from_pretrained(tmp_path / "run" / "ours" / "model")
+    assert np.array_equal(codes, model.encode(frames[:-3], frames[3:]))
+    assert read_codes(lam_corpus, 2, background=True).shape == (len(frames) - 3, 4)
+    with pytest.raises(FileNotFoundError, match="lam label"):
+        read_codes(lam_corpus, 99)
+
+
+def test_missing_masks_is_a_clear_error(synth_dir, tmp_path):
+    ingest(IngestConfig(size=64), [str(synth_dir / "scene_0000.mp4")], tmp_path / "c")
+    with pytest.raises(FileNotFoundError, match="egovla masks"):
+        run_train(preset("tiny", **FAST), tmp_path / "c", tmp_path / "run")
