@@ -1,7 +1,7 @@
 """The main job on the embedded default: sample footage (+ generated scenes with ground truth) ->
-corpus -> validation -> physical masks -> summary.
+corpus -> validation -> physical masks -> latent action model (tiny preset) -> labels -> summary.
 
-Later stages (latent actions, VLM pretraining, ...) extend this same job.
+Later stages (VLM pretraining, robot adaptation, ...) extend this same job.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from egovla import ingest, masks, synth, validate
+from egovla import ingest, lam, masks, synth, validate
 from egovla.corpus import Corpus
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,8 @@ def run(out_dir: str | Path = "outputs/demo", samples: str | Path = SAMPLES) -> 
     ingested = ingest.run(ingest.IngestConfig(source_tag="sample"), [str(samples), str(scenes)], corpus_dir)
     report = validate.run(validate.ValidateConfig(), corpus_dir)
     masked = masks.run(masks.MaskConfig(workers=2), corpus_dir)
+    lam_metrics = lam.run_train(lam.preset("tiny"), corpus_dir, out / "lam")
+    labels = lam.run_label(corpus_dir, out / "lam" / "ours" / "model")
     corpus = Corpus(corpus_dir)
     manifest = corpus.manifest()
     return {
@@ -40,4 +42,12 @@ def run(out_dir: str | Path = "outputs/demo", samples: str | Path = SAMPLES) -> 
         "mask_iou_vs_truth": round(masked.metrics.get("iou.mean", float("nan")), 3),
         "mask_iou_baseline": round(masked.metrics.get("iou_baseline.mean", float("nan")), 3),
         "contact_sheets": str(Path(masked.masks_dir) / "contact_sheets"),
+        "lam_model": str(out / "lam" / "ours" / "model"),
+        "lam_action_perplexity": f"{lam_metrics['action.perplexity']:.2f} of 16 "
+                                 f"(ablation {lam_metrics.get('ablation.action.perplexity', float('nan')):.2f})",
+        "lam_probe_r2": f"{lam_metrics.get('probe.displacement_r2', float('nan')):.3f} "
+                        f"(ablation {lam_metrics.get('ablation.probe.displacement_r2', float('nan')):.3f})",
+        "lam_swap_invariance": f"{lam_metrics['swap_invariance']:.3f} "
+                               f"(ablation {lam_metrics.get('ablation.swap_invariance', float('nan')):.3f})",
+        "labelled_transitions": labels["transitions"],
     }

@@ -70,6 +70,22 @@ def probe_r2(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_
     return float(np.mean(1 - ss_res / np.maximum(ss_tot, 1e-9)))
 
 
+def probe_r2_by_episode(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = 5) -> float:
+    """K-fold over episodes (a transition's neighbours never sit on both sides): pooled held-out R^2."""
+    episodes = np.unique(groups)
+    if len(episodes) < 2:
+        return float("nan")
+    pred = np.zeros_like(y, dtype=float)
+    for k, held in enumerate(np.array_split(episodes, min(folds, len(episodes)))):
+        test = np.isin(groups, held)
+        xt = np.c_[x[~test], np.ones((~test).sum())]
+        w = np.linalg.solve(xt.T @ xt + np.eye(xt.shape[1]), xt.T @ y[~test])
+        pred[test] = np.c_[x[test], np.ones(test.sum())] @ w
+    ss_res = ((y - pred) ** 2).sum(0)
+    ss_tot = ((y - y.mean(0)) ** 2).sum(0)
+    return float(np.mean(1 - ss_res / np.maximum(ss_tot, 1e-9)))
+
+
 def true_displacement(actions: np.ndarray, gap: int) -> np.ndarray:
     """Per transition (t, t+gap): the actor's summed world displacement (dx, dy)."""
     cum = np.r_[np.zeros((1, 2)), np.cumsum(actions[:, :2], 0)]

@@ -127,7 +127,8 @@ class LatentActionModel(nn.Module):
             parts.append(self.background_up(background) if background is not None else
                          torch.zeros(batch, self.n_background, self.cfg.model_dim, device=feats_t.device))
         x = torch.cat([*parts, self.dec_in(feats_t)], 1) + self.dec_pos
-        return self.head(self.decoder(x)[:, -self.patches:])
+        # Residual: the latents must explain what changes, not re-draw frame t.
+        return feats_t + self.head(self.decoder(x)[:, -self.patches:])
 
     # ----- training ------------------------------------------------------------------------------
     def forward(self, frames_t: torch.Tensor, frames_tk: torch.Tensor, fg: torch.Tensor | None = None) -> dict:

@@ -33,8 +33,8 @@ def feature_grid(cfg: ModelConfig) -> int:
     return cfg.image_size // int(AutoConfig.from_pretrained(resolve_model_dir(cfg.features)).patch_size)
 
 
-def _truth(corpus: Corpus, data: Transitions, gap: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Rows of ``data`` that come from generated clips, and their true displacement (dx, dy)."""
+def _truth(corpus: Corpus, data: Transitions, gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Rows of ``data`` from generated clips, their true displacement (dx, dy), and their episode."""
     from egovla.synth import read_ground_truth
 
     uris = corpus.manifest().set_index("episode_index")["source_uri"]
@@ -43,12 +43,13 @@ def _truth(corpus: Corpus, data: Transitions, gap: int) -> tuple[np.ndarray, np.
         path = Path(str(uris[e]))
         if path.with_suffix(".gt.npz").exists():
             shifts[e] = evaluate.true_displacement(read_ground_truth(path).actions, gap)
-    targets = []
+    targets, episodes = [], []
     for i, (e, t) in enumerate(data.index):
         if e in shifts:
             rows.append(i)
             targets.append(shifts[e][t])
-    return (np.asarray(rows), np.asarray(targets)) if rows else None
+            episodes.append(e)
+    return (np.asarray(rows), np.asarray(targets), np.asarray(episodes)) if rows else None
 
 
 def assess(model: LatentActionModel, train_data: Transitions, eval_data: Transitions, corpus: Corpus,
@@ -63,12 +64,13 @@ def assess(model: LatentActionModel, train_data: Transitions, eval_data: Transit
     if train_bg is not None:
         bg = np.concatenate([train_bg] + ([eval_bg] if eval_bg is not None else []))
         metrics["background.usage"], metrics["background.perplexity"] = evaluate.perplexity(bg, cfg.background_codes)
-    train_truth, eval_truth = _truth(corpus, train_data, gap), _truth(corpus, eval_data, gap)
-    if train_truth is not None and eval_truth is not None:
-        (tr_rows, tr_y), (ev_rows, ev_y) = train_truth, eval_truth
-        metrics["probe.displacement_r2"] = evaluate.probe_r2(
-            evaluate.one_hot(train_codes[tr_rows], cfg.action_codes), tr_y,
-            evaluate.one_hot(eval_codes[ev_rows], cfg.action_codes), ev_y)
+    truths = [(codes, t) for codes, t in ((train_codes, _truth(corpus, train_data, gap)),
+                                          (eval_codes, _truth(corpus, eval_data, gap))) if t is not None]
+    if truths:  # generated clips know the actor's true motion: do the codes predict it?
+        x = np.concatenate([evaluate.one_hot(codes[rows], cfg.action_codes) for codes, (rows, _, _) in truths])
+        y = np.concatenate([t[1] for _, t in truths])
+        groups = np.concatenate([t[2] for _, t in truths])
+        metrics["probe.displacement_r2"] = evaluate.probe_r2_by_episode(x, y, groups)
     metrics |= evaluate.swap_and_sensitivity(model, gap)
     return metrics
 
