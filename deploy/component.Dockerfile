@@ -3,9 +3,9 @@
 #   docker build -f deploy/component.Dockerfile -t ghcr.io/egovla/egovla-component:0.1.0 .
 FROM python:3.11.7-slim-bookworm
 
-# A C++ toolchain: DeepSpeed JIT-compiles its ops on first use.
+# A C++ toolchain: DeepSpeed JIT-compiles its ops on first use. EGL: Meta-World renders headless.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential git \
+ && apt-get install -y --no-install-recommends build-essential git libegl1 libgl1 \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/egovla

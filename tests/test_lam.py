@@ -13,7 +13,7 @@ from egovla.lam.data import Transitions, split_episodes
 from egovla.masks import MaskConfig, run as make_masks
 from tiny_models import tiny_dinov2
 
-FAST = {"train": {"steps": 12, "batch_size": 8, "checkpoint_every": 5}}
+FAST = {"train": {"steps": 12, "batch_size": 8, "checkpoint_every": 5}, "robot_episodes": 0}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,9 @@ def test_training_is_deterministic_and_resumes_exactly(lam_corpus, tmp_path):
 
 
 def test_train_label_and_read_codes(lam_corpus, tmp_path):
-    metrics = run_train(preset("tiny", **FAST), lam_corpus, tmp_path / "run")
+    metrics = run_train(preset("tiny", **{**FAST, "robot_episodes": 2, "robot_tasks": ["reach-v3"]}), lam_corpus,
+                        tmp_path / "run")
+    assert np.isfinite(metrics["probe.robot_action_r2"]) and np.isfinite(metrics["ablation.probe.robot_action_r2"])
     for key in ("recon.full.fg", "recon.full.bg", "recon.action_only.fg", "recon.background_only.bg",
                 "action.usage", "action.perplexity", "background.usage", "background.perplexity",
                 "swap_invariance", "motion_sensitivity", "ablation.action.perplexity", "ablation.swap_invariance"):
@@ -102,3 +104,13 @@ def test_missing_masks_is_a_clear_error(synth_dir, tmp_path):
     ingest(IngestConfig(size=64), [str(synth_dir / "scene_0000.mp4")], tmp_path / "c")
     with pytest.raises(FileNotFoundError, match="egovla masks"):
         run_train(preset("tiny", **FAST), tmp_path / "c", tmp_path / "run")
+
+
+def test_metaworld_scripted_rollout_renders_upright_with_true_actions():
+    from egovla.sim.metaworld import scripted_rollout
+
+    rollout = scripted_rollout("reach-v3", seed=0, steps=100, size=64)
+    assert rollout.frames.shape[1:] == (64, 64, 3) and rollout.actions.shape == (len(rollout.frames), 4)
+    assert rollout.success and np.abs(rollout.actions).max() <= 1
+    # upright: the bright sky-grey backdrop sits above the dark table, not below it
+    assert rollout.frames[0, :16].mean() > rollout.frames[0, -16:].mean()

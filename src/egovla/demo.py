@@ -47,6 +47,8 @@ def run(out_dir: str | Path = "outputs/demo", samples: str | Path = SAMPLES) -> 
                                  f"(ablation {lam_metrics.get('ablation.action.perplexity', float('nan')):.2f})",
         "lam_probe_r2": f"{lam_metrics.get('probe.displacement_r2', float('nan')):.3f} "
                         f"(ablation {lam_metrics.get('ablation.probe.displacement_r2', float('nan')):.3f})",
+        "lam_robot_action_r2": f"{lam_metrics.get('probe.robot_action_r2', float('nan')):.3f} "
+                               f"(ablation {lam_metrics.get('ablation.probe.robot_action_r2', float('nan')):.3f})",
         "lam_swap_invariance": f"{lam_metrics['swap_invariance']:.3f} "
                                f"(ablation {lam_metrics.get('ablation.swap_invariance', float('nan')):.3f})",
         "labelled_transitions": labels["transitions"],

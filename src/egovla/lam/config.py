@@ -51,6 +51,8 @@ class LAMConfig(StageConfig):
     train: TrainConfig = TrainConfig()
     masks_dir: str | None = None  # default <corpus>/masks/motion
     ablation: bool = True  # also train the no-mask single-codebook baseline in the same run
+    robot_episodes: int = 4  # Meta-World scripted rollouts for the cross-embodiment probe (0: skip)
+    robot_tasks: tuple[str, ...] = ("reach-v3", "push-v3", "pick-place-v3")
 
 
 PRESETS: dict[str, dict] = {

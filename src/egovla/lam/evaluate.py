@@ -112,3 +112,24 @@ def swap_and_sensitivity(model: LatentActionModel, gap: int, scenes: int = 6, fr
             "swap_invariance_per_token": float(np.concatenate(same_token).mean()),
             "motion_sensitivity": float(np.concatenate(diff_full).mean()),
             "motion_sensitivity_per_token": float(np.concatenate(diff_token).mean())}
+
+
+def robot_action_r2(model: LatentActionModel, gap: int, tasks: tuple[str, ...], episodes: int, steps: int = 60,
+                    size: int = 128) -> float:
+    """Cross-embodiment check: do codes learned from human video predict a robot's true actions?
+    Meta-World scripted-expert rollouts; target = the summed end-effector action over (t, t+gap)."""
+    from egovla.sim.metaworld import scripted_rollout
+
+    xs, ys, groups = [], [], []
+    for i in range(episodes):
+        rollout = scripted_rollout(tasks[i % len(tasks)], seed=i, steps=steps, size=size)
+        if len(rollout.frames) <= gap:
+            continue
+        codes = model.encode(rollout.frames[:-gap], rollout.frames[gap:])
+        cum = np.r_[np.zeros((1, 3)), np.cumsum(rollout.actions[:, :3], 0)]
+        xs.append(one_hot(codes, model.cfg.action_codes))
+        ys.append(cum[gap:len(rollout.frames)] - cum[: len(rollout.frames) - gap])
+        groups.append(np.full(len(codes), i))
+    if len(xs) < 2:
+        return float("nan")
+    return probe_r2_by_episode(np.concatenate(xs), np.concatenate(ys), np.concatenate(groups))

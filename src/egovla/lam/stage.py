@@ -53,7 +53,7 @@ def _truth(corpus: Corpus, data: Transitions, gap: int) -> tuple[np.ndarray, np.
 
 
 def assess(model: LatentActionModel, train_data: Transitions, eval_data: Transitions, corpus: Corpus,
-           gap: int) -> dict[str, float]:
+           gap: int, config: LAMConfig) -> dict[str, float]:
     cfg = model.cfg
     metrics = evaluate.reconstruction(model, eval_data if len(eval_data) else train_data)
     train_codes, train_bg = evaluate.codes_for(model, train_data)
@@ -72,6 +72,9 @@ def assess(model: LatentActionModel, train_data: Transitions, eval_data: Transit
         groups = np.concatenate([t[2] for _, t in truths])
         metrics["probe.displacement_r2"] = evaluate.probe_r2_by_episode(x, y, groups)
     metrics |= evaluate.swap_and_sensitivity(model, gap)
+    if config.robot_episodes:
+        metrics["probe.robot_action_r2"] = evaluate.robot_action_r2(model, gap, config.robot_tasks,
+                                                                    config.robot_episodes)
     return metrics
 
 
@@ -104,7 +107,7 @@ def run_train(config: LAMConfig, corpus_dir: str | Path, out_dir: str | Path, st
         histories[name] = history
         prefix = "" if name == "ours" else "ablation."
         metrics[f"{prefix}samples_per_s"] = samples_per_s
-        metrics |= {f"{prefix}{k}": v for k, v in assess(model, train_data, eval_data, corpus, t_cfg.frame_gap).items()}
+        metrics |= {f"{prefix}{k}": v for k, v in assess(model, train_data, eval_data, corpus, t_cfg.frame_gap, config).items()}
         usage[f"{name} action codes"] = evaluate.codes_for(model, train_data)[0]
         if name == "ours":
             figures.reconstructions(model, *train_data.batch(np.arange(0, len(train_data), max(1, len(train_data) // 4)))[:2],

@@ -1,0 +1,1 @@
+"""Simulated robots: Meta-World tasks with their scripted experts (true actions known)."""
