@@ -54,6 +54,16 @@ def test_hf_vision_backbone_by_path(tmp_path):
     assert np.array_equal(LatentActionModel.from_pretrained(tmp_path / "lam").encode(a, b), model.encode(a, b))
 
 
+def test_foreground_is_the_target_frame_mask_or_the_union(lam_corpus):
+    from egovla.masks import read_masks
+    from egovla.lam.data import patch_shares
+
+    target = Transitions(lam_corpus, [1], 64, 3, 8, foreground="target")
+    union = Transitions(lam_corpus, [1], 64, 3, 8, foreground="union")
+    shares = patch_shares(read_masks(lam_corpus, 1), 8)
+    assert np.allclose(target.fg[1], shares[3:]) and np.allclose(union.fg[1], np.maximum(shares[:-3], shares[3:]))
+
+
 def test_split_is_by_episode_and_deterministic():
     train_eps, eval_eps = split_episodes(list(range(10)), 0.2, seed=3)
     assert len(eval_eps) == 2 and not set(train_eps) & set(eval_eps)

@@ -40,6 +40,9 @@ class TrainConfig(BaseModel):
     weight_decay: float = 0.01
     frame_gap: int = 3  # k: transition (t, t+k)
     use_masks: bool = True  # masks weight the action/background losses; off = LAPA/UniVLA-style ablation
+    # which mask marks a transition's foreground: the target frame's ("target"), or where the actor
+    # was or is ("union"; then the action path must also paint the background it uncovers)
+    foreground: Literal["target", "union"] = "target"
     checkpoint_every: int = 100
     seed: int = 0
     eval_fraction: float = 0.2  # episodes held out for the probe and reconstruction metrics

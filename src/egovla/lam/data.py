@@ -32,7 +32,7 @@ class Transitions:
     """All (episode, t) with t + gap inside the episode; frames held resized in memory."""
 
     def __init__(self, corpus_dir: str | Path, episodes: list[int], image_size: int, gap: int, grid: int,
-                 masks_dir: str | Path | None = None, use_masks: bool = True):
+                 masks_dir: str | Path | None = None, use_masks: bool = True, foreground: str = "target"):
         corpus = Corpus(corpus_dir)
         self.gap = gap
         self.frames: dict[int, np.ndarray] = {}
@@ -50,7 +50,7 @@ class Transitions:
                 except FileNotFoundError as exc:
                     raise FileNotFoundError(f"{exc}; the mask-weighted loss needs `egovla masks` first") from exc
                 shares = patch_shares(masks, grid)
-                self.fg[e] = np.maximum(shares[:-gap], shares[gap:])  # moved at t or at t+k
+                self.fg[e] = shares[gap:] if foreground == "target" else np.maximum(shares[:-gap], shares[gap:])
         self.index = [(e, t) for e, v in self.frames.items() for t in range(len(v) - gap)]
 
     def __len__(self) -> int:

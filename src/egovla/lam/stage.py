@@ -86,7 +86,7 @@ def run_train(config: LAMConfig, corpus_dir: str | Path, out_dir: str | Path, st
     train_eps, eval_eps = split_episodes(corpus.usable_episodes(), tcfg.eval_fraction, tcfg.seed)
     grid = feature_grid(mcfg)
     load = lambda eps: Transitions(corpus_dir, eps, mcfg.image_size, tcfg.frame_gap, grid,  # noqa: E731
-                                   config.masks_dir, use_masks=True)
+                                   config.masks_dir, use_masks=True, foreground=tcfg.foreground)
     train_data, eval_data = load(train_eps), load(eval_eps)
     if not len(train_data):
         raise ValueError(f"{corpus_dir}: no episode longer than the frame gap {tcfg.frame_gap}")
