@@ -53,7 +53,8 @@ def _truth(corpus: Corpus, data: Transitions, gap: int) -> tuple[np.ndarray, np.
 
 
 def assess(model: LatentActionModel, train_data: Transitions, eval_data: Transitions, corpus: Corpus,
-           gap: int, config: LAMConfig) -> dict[str, float]:
+           gap: int, config: LAMConfig) -> tuple[dict[str, float], np.ndarray]:
+    """Disentanglement metrics, and the training transitions' action codes (for the usage plot)."""
     cfg = model.cfg
     metrics = evaluate.reconstruction(model, eval_data if len(eval_data) else train_data)
     train_codes, train_bg = evaluate.codes_for(model, train_data)
@@ -75,7 +76,7 @@ def assess(model: LatentActionModel, train_data: Transitions, eval_data: Transit
     if config.robot_episodes:
         metrics["probe.robot_action_r2"] = evaluate.robot_action_r2(model, gap, config.robot_tasks,
                                                                     config.robot_episodes)
-    return metrics
+    return metrics, train_codes
 
 
 def run_train(config: LAMConfig, corpus_dir: str | Path, out_dir: str | Path, stop_after: int | None = None) -> dict:
@@ -85,8 +86,11 @@ def run_train(config: LAMConfig, corpus_dir: str | Path, out_dir: str | Path, st
     tcfg, mcfg = config.train, config.model
     train_eps, eval_eps = split_episodes(corpus.usable_episodes(), tcfg.eval_fraction, tcfg.seed)
     grid = feature_grid(mcfg)
-    load = lambda eps: Transitions(corpus_dir, eps, mcfg.image_size, tcfg.frame_gap, grid,  # noqa: E731
-                                   config.masks_dir, use_masks=True, foreground=tcfg.foreground)
+
+    def load(episodes: list[int]) -> Transitions:
+        return Transitions(corpus_dir, episodes, mcfg.image_size, tcfg.frame_gap, grid, config.masks_dir,
+                           use_masks=True, foreground=tcfg.foreground)
+
     train_data, eval_data = load(train_eps), load(eval_eps)
     if not len(train_data):
         raise ValueError(f"{corpus_dir}: no episode longer than the frame gap {tcfg.frame_gap}")
@@ -102,16 +106,18 @@ def run_train(config: LAMConfig, corpus_dir: str | Path, out_dir: str | Path, st
         model, history, samples_per_s = train(m_cfg, t_cfg, train_data, out / name, stop_after)
         with atomic_dir(out / name / "model") as tmp:
             model.save_pretrained(tmp)
-            (tmp / "training.json").write_text(json.dumps({"frame_gap": t_cfg.frame_gap, "preset": config.preset,
-                                                           "use_masks": t_cfg.use_masks, "seed": t_cfg.seed}))
+            training = {"frame_gap": t_cfg.frame_gap, "preset": config.preset, "use_masks": t_cfg.use_masks,
+                        "seed": t_cfg.seed}
+            (tmp / "training.json").write_text(json.dumps(training))
         histories[name] = history
         prefix = "" if name == "ours" else "ablation."
         metrics[f"{prefix}samples_per_s"] = samples_per_s
-        metrics |= {f"{prefix}{k}": v for k, v in assess(model, train_data, eval_data, corpus, t_cfg.frame_gap, config).items()}
-        usage[f"{name} action codes"] = evaluate.codes_for(model, train_data)[0]
+        found, usage[f"{name} action codes"] = assess(model, train_data, eval_data, corpus, t_cfg.frame_gap, config)
+        metrics |= {f"{prefix}{k}": v for k, v in found.items()}
         if name == "ours":
-            figures.reconstructions(model, *train_data.batch(np.arange(0, len(train_data), max(1, len(train_data) // 4)))[:2],
-                                    out / "reconstructions.png")
+            spread = np.arange(0, len(train_data), max(1, len(train_data) // 4))
+            frames_t, frames_tk, _ = train_data.batch(spread)
+            figures.reconstructions(model, frames_t, frames_tk, out / "reconstructions.png")
     figures.loss_curves(histories, out / "loss_curves.png")
     figures.codebook_usage(usage, mcfg.action_codes, out / "codebook_usage.png")
     atomic_write_json(out / "metrics.json", metrics)
