@@ -1,7 +1,7 @@
 """Hybrid disentangled VQ-VAE over frame pairs: the latent action model (LAM).
 
-    frames (t, t+k) -> frozen features -> spatio-temporal encoder over [action queries | background
-    queries | patches] of both frames (frame t cannot attend to t+k) -> the t+k queries become the latents:
+    frames (t, t+k) -> frozen features -> encoder over [action queries | background queries | patches]
+    for both frames (frame t cannot attend to t+k) -> the t+k queries become the latents:
       action: VQ codebook (cross-embodiment actions), `action_tokens` codes per transition
       background: VQ codebook, or continuous (Gaussian, KL-regularised)
     decoder over [action latents | background latents | frame-t patches] predicts t+k features three
@@ -34,28 +34,6 @@ def _transformer(dim: int, heads: int, layers: int) -> nn.TransformerEncoder:
     return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
 
 
-class SpatioTemporalBlock(nn.Module):
-    """Attention within each frame, then across frames at the same token position (causal: frame t
-    cannot see t+k), then an MLP. Comparing a location over time is one attention step away."""
-
-    def __init__(self, dim: int, heads: int):
-        super().__init__()
-        self.norm_space, self.norm_time, self.norm_mlp = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.space = nn.MultiheadAttention(dim, heads, batch_first=True)
-        self.time = nn.MultiheadAttention(dim, heads, batch_first=True)
-        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, L, D)
-        b, frames, length, dim = x.shape
-        h = self.norm_space(x).reshape(b * frames, length, dim)
-        x = x + self.space(h, h, h, need_weights=False)[0].view(b, frames, length, dim)
-        h = self.norm_time(x).transpose(1, 2).reshape(b * length, frames, dim)
-        causal = torch.ones(frames, frames, dtype=torch.bool, device=x.device).triu(1)
-        h = self.time(h, h, h, attn_mask=causal, need_weights=False)[0]
-        x = x + h.view(b, length, frames, dim).transpose(1, 2)
-        return x + self.mlp(self.norm_mlp(x))
-
-
 def _vq(cfg: ModelConfig, codes: int) -> VectorQuantize:
     return VectorQuantize(dim=cfg.latent_dim, codebook_size=codes, decay=cfg.ema_decay,
                           commitment_weight=cfg.commitment, kmeans_init=False,
@@ -86,8 +64,10 @@ class LatentActionModel(nn.Module):
         self.queries = nn.Parameter(torch.randn(1, queries, dim) * 0.02)
         self.enc_pos = nn.Parameter(torch.randn(1, 1, queries + self.patches, dim) * 0.02)
         self.enc_time = nn.Parameter(torch.randn(1, 2, 1, dim) * 0.02)
-        self.encoder = nn.Sequential(*[SpatioTemporalBlock(dim, cfg.heads) for _ in range(cfg.enc_layers)],
-                                     nn.LayerNorm(dim))
+        self.encoder = _transformer(dim, cfg.heads, cfg.enc_layers)
+        length = queries + self.patches
+        frame = torch.arange(2 * length) // length
+        self.register_buffer("enc_mask", frame[:, None] < frame[None, :], persistent=False)  # t cannot see t+k
 
         self.to_action = nn.Linear(dim, cfg.latent_dim)
         self.vq_action = _vq(cfg, cfg.action_codes)
@@ -121,7 +101,8 @@ class LatentActionModel(nn.Module):
         tokens = torch.stack([feats_t, feats_tk], 1)  # B, 2, N, D
         tokens = self.enc_in(tokens)
         queries = self.queries.unsqueeze(1).expand(batch, 2, -1, -1)
-        x = self.encoder(torch.cat([queries, tokens], 2) + self.enc_pos + self.enc_time)
+        x = torch.cat([queries, tokens], 2) + self.enc_pos + self.enc_time
+        x = self.encoder(x.flatten(1, 2), mask=self.enc_mask).view(batch, 2, -1, x.shape[-1])
         q = x[:, 1, : self.n_action + self.n_background]  # t+k queries: they have seen both frames
         action, action_codes, commit = self.vq_action(self.to_action(q[:, : self.n_action]))
         aux = commit.sum()
