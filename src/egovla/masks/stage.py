@@ -97,16 +97,17 @@ def _make_masker(config: MaskConfig):
     return Sam2Masker(config.sam2_model, S3Settings(endpoint_url=config.s3_endpoint))
 
 
-def _tables(masks_dir: Path, episodes: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _frame_table(masks_dir: Path, episodes: list[int]) -> pd.DataFrame:
+    """One row per masked frame of every episode: coverage and flags."""
     frame_rows = []
     for e in episodes:
         if store.episode_file(masks_dir, e).exists():
             _, coverage, flags = store.read_episode(masks_dir, e)
             frame_rows.append(pd.DataFrame({"episode_index": e, "frame_index": np.arange(len(coverage)),
                                             "coverage": coverage, "flags": [",".join(f) for f in flags]}))
-    frames = pd.concat(frame_rows, ignore_index=True) if frame_rows else pd.DataFrame(
-        columns=["episode_index", "frame_index", "coverage", "flags"])
-    return frames, frames.groupby("episode_index")["coverage"].mean().rename("mean_coverage").reset_index()
+    if not frame_rows:
+        return pd.DataFrame(columns=["episode_index", "frame_index", "coverage", "flags"])
+    return pd.concat(frame_rows, ignore_index=True)
 
 
 def _ground_truth(uri: str):
@@ -168,7 +169,7 @@ def run(config: MaskConfig, corpus_dir: str | Path, out_dir: str | Path | None =
             result.processed += 1
             result.frames += row["frames"]
     compute_seconds = sum(r["seconds"] for r in rows if not r["error"])
-    frames_table, _ = _tables(masks_dir, episodes)
+    frames_table = _frame_table(masks_dir, episodes)
     atomic_write_parquet(masks_dir / "frames.parquet", frames_table)
     previous = (pd.read_parquet(masks_dir / "summary.parquet") if (masks_dir / "summary.parquet").exists()
                 else pd.DataFrame(columns=list(rows[0]) if rows else ["episode_index"]))
