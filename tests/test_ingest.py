@@ -8,6 +8,7 @@ import pytest
 import footage_factory as ff
 from egovla.corpus import IMAGE_KEY, Corpus, CorpusMismatch
 from egovla.ingest import IngestConfig, run
+from egovla.io.tables import read_parquet
 
 CFG = IngestConfig(fps=10, size=32)
 
@@ -30,7 +31,7 @@ def test_samples_become_lerobot_v3_episodes(samples, tmp_path):
     episodes = corpus.episodes()
     assert episodes["length"].tolist() == manifest["episode_frames"].tolist()
     for ep in range(6):
-        data = pd.read_parquet(corpus.data_path(ep))
+        data = read_parquet(corpus.data_path(ep))
         frames = corpus.read_frames(ep)
         assert len(data) == len(frames) == manifest.episode_frames[ep]
         assert frames.shape[1:] == (64, 64, 3)

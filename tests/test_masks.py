@@ -7,6 +7,7 @@ import pytest
 
 from egovla.corpus import Corpus
 from egovla.ingest import IngestConfig, run as ingest
+from egovla.io.tables import read_parquet
 from egovla.masks import MaskConfig, motion_masks, read_masks, run
 from egovla.masks.motion import frame_difference_masks
 from egovla.masks.quality import frame_iou
@@ -49,7 +50,7 @@ def test_stage_masks_every_episode_reads_back_lossless_and_scores(synth_dir, tmp
     assert 0 <= m["iou_baseline.mean"] <= 1 and m["iou.gain_over_baseline"] == pytest.approx(
         m["iou.mean"] - m["iou_baseline.mean"])
     masks_dir = tmp_path / "c/masks/motion"
-    frames_table = pd.read_parquet(masks_dir / "frames.parquet")
+    frames_table = read_parquet(masks_dir / "frames.parquet")
     assert len(frames_table) == 5 * 24 and set(frames_table.columns) >= {"episode_index", "frame_index", "coverage"}
     assert json.loads((masks_dir / "config.json").read_text())["backend"] == "motion"
     assert json.loads((masks_dir / "metrics.json").read_text())["processed"] == 5
@@ -88,7 +89,7 @@ def test_odd_inputs_get_defined_outputs_and_flags_and_the_rest_completes(tmp_pat
     result = run(MaskConfig(), corpus.root)
     assert (result.processed, result.failed) == (4, 1)
     assert "episode 4" in result.errors[0]["error"]
-    summary = pd.read_parquet(corpus.root / "masks/motion/summary.parquet").set_index("episode_index")
+    summary = read_parquet(corpus.root / "masks/motion/summary.parquet").set_index("episode_index")
     assert "textureless" in summary.loc[1, "flags"] and not read_masks(corpus.root, 1).any()
     whip_flags = summary.loc[2, "flags"]
     assert "camera_whip" in whip_flags or "whole_frame_motion" in whip_flags
@@ -102,7 +103,7 @@ def test_frames_smaller_than_the_flow_window_are_flagged(tmp_path):
     corpus = _corpus_with(tmp_path, {"tiny": tiny}, size=12)
     result = run(MaskConfig(), corpus.root)
     assert result.processed == 1
-    summary = pd.read_parquet(corpus.root / "masks/motion/summary.parquet")
+    summary = read_parquet(corpus.root / "masks/motion/summary.parquet")
     assert summary["flags"].iloc[0] == "too_small:10" and not read_masks(corpus.root, 0).any()
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from egovla.io.atomic import atomic_write_json, atomic_write_parquet
+from egovla.io.tables import read_parquet
 from egovla.video import decode_rgb, encode_mp4
 
 CODEBASE_VERSION = "v3.0"
@@ -106,18 +107,18 @@ class Corpus:
         return int(self.info["features"][IMAGE_KEY]["shape"][0])
 
     def manifest(self) -> pd.DataFrame:
-        return pd.read_parquet(self.manifest_path)
+        return read_parquet(self.manifest_path)
 
     def rejects(self) -> pd.DataFrame:
-        return pd.read_parquet(self.rejects_path)
+        return read_parquet(self.rejects_path)
 
     def episodes(self) -> pd.DataFrame:
         path = self.root / EPISODES_PATH
-        return pd.read_parquet(path) if path.exists() else pd.DataFrame()
+        return read_parquet(path) if path.exists() else pd.DataFrame()
 
     def tasks(self) -> pd.DataFrame:
         path = self.root / "meta" / "tasks.parquet"
-        return pd.read_parquet(path) if path.exists() else pd.DataFrame({"task_index": []})
+        return read_parquet(path) if path.exists() else pd.DataFrame({"task_index": []})
 
     def quarantined_clip_ids(self) -> set[str]:
         """Clips ingested but later failed validation; downstream stages skip them."""

@@ -13,6 +13,7 @@ import pandas as pd
 from egovla import tracking
 from egovla.corpus import Corpus
 from egovla.io.atomic import atomic_dir, atomic_write_json, atomic_write_parquet
+from egovla.io.tables import read_parquet
 from egovla.lam import evaluate, figures
 from egovla.lam.config import LAMConfig, ModelConfig
 from egovla.lam.data import Transitions, split_episodes
@@ -173,7 +174,7 @@ def read_codes(corpus_dir: str | Path, episode_index: int, background: bool = Fa
     path = folder / f"episode_{episode_index:06d}.parquet"
     if not path.exists():
         raise FileNotFoundError(f"{path}: episode {episode_index} is not labelled (run `egovla lam label`)")
-    table = pd.read_parquet(path)
+    table = read_parquet(path)
     prefix = "background_" if background else "action_"
     columns = [c for c in table.columns if c.startswith(prefix)]
     if not columns:

@@ -27,6 +27,7 @@ from egovla.config import StageConfig
 from egovla.corpus import Corpus
 from egovla.io.atomic import atomic_write_json, atomic_write_parquet
 from egovla.io.sources import S3Settings
+from egovla.io.tables import read_parquet
 from egovla.masks import quality, store
 from egovla.masks.motion import MotionParams, frame_difference_masks, motion_masks
 
@@ -171,7 +172,7 @@ def run(config: MaskConfig, corpus_dir: str | Path, out_dir: str | Path | None =
     compute_seconds = sum(r["seconds"] for r in rows if not r["error"])
     frames_table = _frame_table(masks_dir, episodes)
     atomic_write_parquet(masks_dir / "frames.parquet", frames_table)
-    previous = (pd.read_parquet(masks_dir / "summary.parquet") if (masks_dir / "summary.parquet").exists()
+    previous = (read_parquet(masks_dir / "summary.parquet") if (masks_dir / "summary.parquet").exists()
                 else pd.DataFrame(columns=list(rows[0]) if rows else ["episode_index"]))
     summary = pd.concat([previous[~previous["episode_index"].isin([r["episode_index"] for r in rows])],
                          pd.DataFrame(rows)], ignore_index=True).sort_values("episode_index")
