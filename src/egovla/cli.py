@@ -175,6 +175,52 @@ def lam_label(
                f"(k={info['frame_gap']}) -> {out or corpus / 'latent_actions'}")
 
 
+vlm_app = typer.Typer(help="VLM latent-action pretraining (DeepSpeed).", no_args_is_help=True)
+app.add_typer(vlm_app, name="vlm")
+
+
+@vlm_app.command("tiny")
+def vlm_tiny(
+    out: Annotated[Path, typer.Option(help="save_pretrained folder to write")],
+    image_size: Annotated[int, typer.Option(help="input image size")] = 64,
+    seed: int = 0,
+) -> None:
+    """Build a tiny random-init LLaVA (and a tokenizer trained here): the CPU-scale backbone."""
+    from egovla.vlm import VLMConfig, build_tiny_llava
+
+    typer.echo(f"tiny backbone -> {build_tiny_llava(out, VLMConfig().prompt, image_size=image_size, seed=seed)}")
+
+
+@vlm_app.command("pretrain")
+def vlm_pretrain(
+    corpus: Annotated[Path, typer.Option(help="corpus labelled by `egovla lam label`")],
+    out: Annotated[Path, typer.Option(help="run folder: model/, checkpoints/, metrics, figures")],
+    backbone: Annotated[Optional[str], typer.Option(help="save_pretrained folder or s3:// uri")] = None,
+    preset: Annotated[str, typer.Option(help="tiny (CPU) or base (GPU nodes)")] = "tiny",
+    params: ParamsOpt = None,
+    labels_dir: Annotated[Optional[str], typer.Option(help="labels folder (default <corpus>/latent_actions)")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="override training steps")] = None,
+    zero_stage: Annotated[Optional[int], typer.Option(help="DeepSpeed ZeRO stage 0-3")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="fp32 or bf16")] = None,
+    metrics_file: MetricsOpt = None,
+) -> None:
+    """Pretrain a VLM to predict latent actions (resumes; run under torchrun/deepspeed for several ranks)."""
+    import yaml
+
+    from egovla import vlm
+
+    section = dict((yaml.safe_load(params.read_text()) or {}).get("vlm", {})) if params else {}
+    name = section.pop("preset", preset)
+    section.update({k: v for k, v in {"backbone": backbone, "labels_dir": labels_dir, "steps": steps,
+                                      "zero_stage": zero_stage, "precision": precision}.items() if v is not None})
+    metrics = vlm.run_pretrain(vlm.preset(name, **section), corpus, out)
+    if metrics:  # rank 0
+        _copy_metrics(out / "metrics.json", metrics_file)
+        typer.echo(f"held-out code accuracy {metrics['code_accuracy']:.3f} (majority {metrics['majority_code_accuracy']:.3f}), "
+                   f"token accuracy {metrics['token_accuracy']:.3f} (majority {metrics['majority_token_accuracy']:.3f}) "
+                   f"-> {out / 'model'}")
+
+
 @app.command()
 def demo(out: Annotated[Path, typer.Option(help="output folder")] = Path("outputs/demo")) -> None:
     """The main job on the embedded default (sample footage, local files, SQLite MLflow)."""

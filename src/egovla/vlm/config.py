@@ -1,0 +1,54 @@
+"""VLM latent-action pretraining config and presets (`tiny` runs every path on a CPU in seconds)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from egovla.config import StageConfig
+
+
+class LoraConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rank: int = 8
+    alpha: int = 16
+    # attention projections of the language model; the new action-token rows train in full
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+
+
+class VLMConfig(StageConfig):
+    preset: str = "tiny"
+    backbone: str | None = None  # save_pretrained folder or s3:// uri of an image-text-to-text model
+    prompt: str = "What action should the robot take to {instruction}?"
+    default_instruction: str = "move the object"  # for footage that carries no task text
+    labels_dir: str | None = None  # default <corpus>/latent_actions
+
+    steps: int = 60
+    batch_size: int = 8  # global batch: split evenly over the ranks
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 0  # linear warmup; the rate is constant after it, so a run can be extended
+    zero_stage: Literal[0, 1, 2, 3] = 2
+    precision: Literal["fp32", "bf16"] = "fp32"
+    freeze_vision: bool = False
+    lora: LoraConfig | None = None
+    checkpoint_every: int = 20
+    seed: int = 0
+    eval_fraction: float = 0.25  # episodes held out for the accuracy metrics
+    eval_batch_size: int = 32
+
+
+PRESETS: dict[str, dict] = {
+    "tiny": {},
+    # A SmolVLM / Qwen2.5-VL class backbone on GPU nodes: the backbone uri comes from the caller.
+    "base": {"steps": 20_000, "batch_size": 256, "lr": 2e-5, "warmup_steps": 500, "precision": "bf16",
+             "zero_stage": 2, "freeze_vision": True, "checkpoint_every": 1000, "eval_batch_size": 64},
+}
+
+
+def preset(name: str, **overrides) -> VLMConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+    return VLMConfig(**{"preset": name, **PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}})
