@@ -13,7 +13,8 @@ runner = CliRunner()
 EGOVLA = str(Path(sys.executable).parent / "egovla")
 
 
-@pytest.mark.parametrize("command", [[], ["ingest"], ["validate"], ["synth"], ["masks"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["ingest"], ["validate"], ["synth"], ["masks"], ["demo"], ["vlm", "tiny"],
+                                     ["vlm", "pretrain"]])
 def test_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output

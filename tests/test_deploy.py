@@ -1,8 +1,9 @@
-"""Dockerfiles are parsed with Docker's own parser (no engine here) and checked for what we rely on."""
+"""Deployment files, checked offline: Dockerfiles with Docker's own parser, manifests against their schemas."""
 
 from pathlib import Path
 
 import dockerfile
+import yaml
 
 from conftest import REPO
 
@@ -30,3 +31,33 @@ def test_components_name_the_image_the_dockerfile_builds():
 
     header = (REPO / "deploy" / "component.Dockerfile").read_text()
     assert f"-t {COMPONENT_IMAGE} " in header
+
+
+def _pytorchjob_round_trip(doc: dict) -> dict:
+    """Deserialise into the training operator's generated PyTorchJob models (its CRD's OpenAPI schema, with
+    Kubernetes' own pod types) and back: required fields are enforced, unknown ones fall out."""
+    from kubeflow.training import ApiClient
+
+    client = ApiClient()
+    return client.sanitize_for_serialization(client._ApiClient__deserialize(doc, "KubeflowOrgV1PyTorchJob"))
+
+
+def test_vlm_pytorchjob_manifest_is_valid_and_runs_the_cli():
+    import copy
+
+    from typer.main import get_command
+
+    from egovla.cli import app
+
+    doc = yaml.safe_load((REPO / "deploy" / "vlm-pretrain.yaml").read_text())
+    assert doc["apiVersion"] == "kubeflow.org/v1" and doc["kind"] == "PyTorchJob"
+    assert _pytorchjob_round_trip(doc) == doc
+    broken = copy.deepcopy(doc)
+    broken["spec"]["pytorchReplicaSpecs"]["Worker"]["replcas"] = 3  # a typo is caught
+    assert _pytorchjob_round_trip(broken) != broken
+    master = doc["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
+    assert master["resources"]["limits"]["nvidia.com/gpu"] == "8"
+    assert master["command"] == ["torchrun", "-m", "egovla.cli"] and master["args"][:2] == ["vlm", "pretrain"]
+    pretrain = get_command(app).commands["vlm"].commands["pretrain"]
+    known = {opt for p in pretrain.params for opt in p.opts}
+    assert {a for a in master["args"] if a.startswith("--")} <= known

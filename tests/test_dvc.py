@@ -32,6 +32,7 @@ def test_dvc_repro_on_fresh_clone(tmp_path):
     params["synth"].update(clips=3, frames=12)
     params["ingest"]["size"] = 64
     params["lam"]["train"].update(steps=6, batch_size=8)
+    params["vlm"].update(steps=3, batch_size=4)
     (clone / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "EGOVLA_TRACKING": "off",
            "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
@@ -48,6 +49,8 @@ def test_dvc_repro_on_fresh_clone(tmp_path):
     assert (clone / "data/masks/contact_sheets/episode_000000.png").exists()
     assert "action.perplexity" in metrics["reports/lam.json"]["data"]
     assert len(list((clone / "data/latent_actions").glob("episode_*.parquet"))) == 9
+    assert "code_accuracy" in metrics["reports/vlm.json"]["data"]
+    assert (clone / "data/vlm/model/model.safetensors").exists()
     again = _sh(["dvc", "repro"], clone, env)
     assert "didn't change" in again or "up to date" in again.lower()
     _sh(["dvc", "push"], clone, env)

@@ -32,6 +32,9 @@ def test_footage_pipeline_compiles(tmp_path):
         tasks["lam-label-op"]["dependentTasks"]) == {"lam-train-op", "validate-op"}
     resources = train_spec["deploymentSpec"]["executors"]["exec-lam-train-op"]["container"]["resources"]
     assert resources["resourceCpuRequest"] == "4"
+    assert set(tasks["vlm-pretrain-op"]["dependentTasks"]) == {"lam-label-op", "validate-op"}
+    accelerator = train_spec["deploymentSpec"]["executors"]["exec-vlm-pretrain-op"]["container"]["resources"]["accelerator"]
+    assert accelerator["resourceType"] == "nvidia.com/gpu" and accelerator["resourceCount"] == "1"
 
 
 @pytest.mark.slow
@@ -42,7 +45,7 @@ sys.path.insert(0, {str(REPO)!r})
 from kfp import local
 local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root={str(tmp_path / 'root')!r})
 from pipelines.training import training_pipeline
-training_pipeline(sources=[{str(synth_dir)!r}], size=64, lam_steps=4)
+training_pipeline(sources=[{str(synth_dir)!r}], size=64, lam_steps=4, vlm_steps=3, vlm_precision="fp32")
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -50,6 +53,8 @@ training_pipeline(sources=[{str(synth_dir)!r}], size=64, lam_steps=4)
     assert len(list(labels.glob("episode_*.parquet"))) == 5
     run = next((tmp_path / "root").glob("egovla-training-*/lam-train-op/run"))
     assert (run / "ours/model/model.safetensors").exists() and (run / "ablation/model/model.safetensors").exists()
+    vlm = next((tmp_path / "root").glob("egovla-training-*/vlm-pretrain-op/run"))
+    assert (vlm / "model/model.safetensors").exists() and "code_accuracy" in (vlm / "metrics.json").read_text()
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """The main job on the embedded default: sample footage (+ generated scenes with ground truth) ->
-corpus -> validation -> physical masks -> latent action model (tiny preset) -> labels -> summary.
+corpus -> validation -> physical masks -> latent action model (tiny preset) -> labels -> VLM latent-action
+pretraining (tiny LLaVA, DeepSpeed on CPU) -> summary.
 
-Later stages (VLM pretraining, robot adaptation, ...) extend this same job.
+Later stages (robot adaptation, ...) extend this same job.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from egovla import ingest, lam, masks, synth, validate
+from egovla import ingest, lam, masks, synth, validate, vlm
 from egovla.corpus import Corpus
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,11 @@ def run(out_dir: str | Path = "outputs/demo", samples: str | Path = SAMPLES) -> 
     masked = masks.run(masks.MaskConfig(workers=2), corpus_dir)
     lam_metrics = lam.run_train(lam.preset("tiny"), corpus_dir, out / "lam")
     labels = lam.run_label(corpus_dir, out / "lam" / "ours" / "model")
+    vlm_config = vlm.preset("tiny")
+    backbone = out / "vlm_backbone"
+    if not (backbone / "config.json").exists():
+        vlm.build_tiny_llava(backbone, vlm_config.prompt)
+    vlm_metrics = vlm.run_pretrain(vlm_config.model_copy(update={"backbone": str(backbone)}), corpus_dir, out / "vlm")
     corpus = Corpus(corpus_dir)
     manifest = corpus.manifest()
     return {
@@ -52,4 +58,8 @@ def run(out_dir: str | Path = "outputs/demo", samples: str | Path = SAMPLES) -> 
         "lam_swap_invariance": f"{lam_metrics['swap_invariance']:.3f} "
                                f"(ablation {lam_metrics.get('ablation.swap_invariance', float('nan')):.3f})",
         "labelled_transitions": labels["transitions"],
+        "vlm_model": str(out / "vlm" / "model"),
+        "vlm_code_accuracy": f"{vlm_metrics['code_accuracy']:.3f} (majority {vlm_metrics['majority_code_accuracy']:.3f})",
+        "vlm_token_accuracy": f"{vlm_metrics['token_accuracy']:.3f} "
+                              f"(majority {vlm_metrics['majority_token_accuracy']:.3f})",
     }
