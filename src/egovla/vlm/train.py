@@ -138,7 +138,9 @@ def export(engine, backbone: Backbone, out: Path, rank: int, zero_stage: int) ->
 
 
 def clean_shared_memory() -> None:
-    """DeepSpeed's CPU communication op leaves /dev/shm/deepspeed_* segments behind; remove this job's."""
-    for path in glob.glob(f"/dev/shm/deepspeed_*{os.environ.get('MASTER_PORT', '')}*"):
+    """DeepSpeed's CPU communication op (under its own launcher, which sets LOCAL_SIZE) leaves one
+    /dev/shm segment per rank behind; remove this job's, named by user, master address and port."""
+    job = f"{os.getuid()}_{os.environ.get('MASTER_ADDR', '')}_{os.environ.get('MASTER_PORT', '')}"
+    for path in glob.glob(f"/dev/shm/deepspeed_allreduce_buffer_{job}_*"):
         with contextlib.suppress(OSError):
             os.remove(path)
