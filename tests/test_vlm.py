@@ -9,6 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import services
+
 from egovla.ingest import IngestConfig, run as ingest
 from egovla.lam import preset as lam_preset, run_label, run_train
 from egovla.masks import MaskConfig, run as make_masks
@@ -100,7 +102,7 @@ def test_zero_stages_precision_freezing_and_lora(variant, labelled, backbone_dir
 def test_two_ranks_through_torchrun(labelled, backbone_dir, tmp_path):
     torchrun = str(Path(sys.executable).parent / "torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "egovla.cli",
+    out = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", str(services.free_port()), "-m", "egovla.cli",
                           "vlm", "pretrain", "--corpus", str(labelled), "--out", str(tmp_path / "run"),
                           "--backbone", str(backbone_dir), "--steps", "4"],
                          capture_output=True, text=True, env=env, timeout=600)
@@ -122,11 +124,3 @@ def test_clear_errors_for_unlabelled_corpus_and_missing_backbone(labelled, backb
     with pytest.raises(FileNotFoundError, match="model folder not found"):
         run_pretrain(VLMConfig(backbone=str(tmp_path / "nowhere")), labelled, tmp_path / "c")
     assert not (tmp_path / "a" / "model").exists()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
