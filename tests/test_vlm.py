@@ -83,6 +83,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(labelled, backbone_dir, tm
 @pytest.mark.parametrize("variant", [
     {"zero_stage": 3, "precision": "bf16", "freeze_vision": True},
     {"zero_stage": 0, "lora": {"rank": 4, "alpha": 8}},
+    {"zero_stage": 1, "precision": "bf16"},
 ])
 def test_zero_stages_precision_freezing_and_lora(variant, labelled, backbone_dir, tmp_path):
     run_pretrain(VLMConfig(backbone=str(backbone_dir), **FAST, **variant), labelled, tmp_path)
