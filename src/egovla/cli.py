@@ -29,6 +29,13 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     _setup_logging(verbose)
 
 
+def _params_section(params: Path | None, name: str) -> dict:
+    """A stage's section of params.yaml as a mutable dict (empty without a params file)."""
+    import yaml
+
+    return dict((yaml.safe_load(params.read_text()) or {}).get(name, {})) if params else {}
+
+
 def _copy_metrics(src: Path, dst: Path | None) -> None:
     if dst is not None:
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -143,11 +150,9 @@ def lam_train(
     metrics_file: MetricsOpt = None,
 ) -> None:
     """Train the latent action model (resumes from its last checkpoint in --out)."""
-    import yaml
-
     from egovla import lam
 
-    section = dict((yaml.safe_load(params.read_text()) or {}).get("lam", {})) if params else {}
+    section = _params_section(params, "lam")
     name = section.pop("preset", preset)
     if steps:
         section["train"] = {**section.get("train", {}), "steps": steps}
@@ -205,11 +210,9 @@ def vlm_pretrain(
     metrics_file: MetricsOpt = None,
 ) -> None:
     """Pretrain a VLM to predict latent actions (resumes; run under torchrun/deepspeed for several ranks)."""
-    import yaml
-
     from egovla import vlm
 
-    section = dict((yaml.safe_load(params.read_text()) or {}).get("vlm", {})) if params else {}
+    section = _params_section(params, "vlm")
     name = section.pop("preset", preset)
     section.update({k: v for k, v in {"backbone": backbone, "labels_dir": labels_dir, "steps": steps,
                                       "zero_stage": zero_stage, "precision": precision}.items() if v is not None})

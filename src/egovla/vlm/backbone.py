@@ -62,6 +62,7 @@ class Backbone:
             texts = [t + "".join(action_token(int(c)) for c in row) for t, row in zip(texts, codes)]
         self.tokenizer.padding_side = "right" if codes is not None else "left"  # left: generation appends
         inputs = self.processor(images=list(frames), text=texts, return_tensors="pt", padding=True)
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)  # bf16 training casts the model
         if codes is not None:
             ids = inputs["input_ids"]
             inputs["labels"] = torch.where(torch.isin(ids, self.action_ids), ids, IGNORE)
@@ -71,7 +72,6 @@ class Backbone:
     def predict(self, frames: np.ndarray, instructions: list[str], tokens: int) -> np.ndarray:
         """Greedy action codes (B, tokens) for frames and instructions."""
         inputs = self.batch(frames, instructions)
-        inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         out = self.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False,
                                   logits_processor=LogitsProcessorList([OnlyTokens(self.action_ids)]),
                                   pad_token_id=self.tokenizer.pad_token_id)

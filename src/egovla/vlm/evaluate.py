@@ -24,7 +24,6 @@ def held_out_loss(backbone: Backbone, data: Examples, batch: int) -> float:
     total, count = 0.0, 0
     for s in range(0, len(data), batch):
         inputs = backbone.batch(data.frames[s:s + batch], data.instructions[s:s + batch], data.codes[s:s + batch])
-        inputs["pixel_values"] = inputs["pixel_values"].to(backbone.model.dtype)
         n = int((inputs["labels"] != -100).sum())
         total += float(backbone.model(**inputs).loss) * n
         count += n

@@ -77,7 +77,6 @@ def step_rows(cfg: VLMConfig, step: int, n: int, rank: int, world: int) -> np.nd
 
 def train_step(engine, backbone: Backbone, data: Examples, rows: np.ndarray) -> torch.Tensor:
     inputs = backbone.batch(data.frames[rows], [data.instructions[i] for i in rows], data.codes[rows])
-    inputs["pixel_values"] = inputs["pixel_values"].to(engine.module.dtype)
     loss = engine(**inputs).loss
     engine.backward(loss)
     engine.step()
