@@ -8,6 +8,7 @@ from safetensors.torch import load_file
 from egovla.corpus import Corpus
 from egovla.ingest import IngestConfig, run as ingest
 from egovla.lam import LatentActionModel, ModelConfig, preset, read_codes, run_label, run_train
+from egovla.lam.nsvq import NoiseSubstitutionVQ
 from egovla.lam.train import train
 from egovla.lam.data import Transitions, split_episodes
 from egovla.masks import MaskConfig, run as make_masks
@@ -24,7 +25,8 @@ def lam_corpus(synth_dir, tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("variant", [{}, {"background": "continuous"}, {"single_codebook": True}])
+@pytest.mark.parametrize("variant", [{}, {"background": "continuous"}, {"single_codebook": True},
+                                     {"quantizer": "vq", "fusion": "temporal"}])
 def test_model_variants_train_and_round_trip(variant, tmp_path):
     torch.manual_seed(0)
     model = LatentActionModel(ModelConfig(**variant))
@@ -40,6 +42,26 @@ def test_model_variants_train_and_round_trip(variant, tmp_path):
     assert np.array_equal(loaded.encode(a, b), model.encode(a, b))
     frames = (np.random.default_rng(0).random((3, 128, 128, 3)) * 255).astype(np.uint8)
     assert loaded.encode(frames, frames[::-1]).shape == (3, 4)  # any size, uint8 HWC
+
+
+def test_noise_substitution_vq():
+    torch.manual_seed(0)
+    vq = NoiseSubstitutionVQ(dim=8, codes=16)  # more codes than rows: some go unused
+    z = torch.randn(2, 5, 8, requires_grad=True)
+    out, index, _ = vq(z)  # first training step: unused codes are seeded from the batch
+    assert index.shape == (2, 5) and set(index.ravel().tolist()) <= set(range(16))
+    flat = z.detach().reshape(-1, 8)
+    assert any(torch.allclose(code, row, atol=0.05) for code in vq.codebook.detach() for row in flat)
+    out, index, _ = vq(z)
+    nearest = vq.codebook[index]
+    # training: z plus noise exactly as large as the quantisation error, and both z and codes learn
+    assert torch.allclose((out - z).norm(dim=-1), (z - nearest).norm(dim=-1), atol=1e-5)
+    out.pow(2).sum().backward()
+    assert z.grad is not None and vq.codebook.grad is not None and vq.codebook.grad.abs().sum() > 0
+    vq.eval()
+    quantised, index, _ = vq(z)
+    assert torch.equal(quantised, vq.codebook[index])
+    assert torch.equal(index, torch.cdist(z.reshape(-1, 8), vq.codebook).argmin(-1).view(2, 5))
 
 
 def test_hf_vision_backbone_by_path(tmp_path):

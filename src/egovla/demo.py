@@ -22,7 +22,7 @@ def run(out_dir: str | Path = "outputs/demo", samples: str | Path = SAMPLES) -> 
     corpus_dir = out / "corpus"
     scenes = out / "scenes"
     if not (scenes / "metrics.json").exists():
-        synth.run(synth.SynthConfig(clips=5, frames=40, seed=0), scenes)
+        synth.run(synth.SynthConfig(clips=20, frames=40, seed=0), scenes)  # enough episodes for the LAM probe
     ingested = ingest.run(ingest.IngestConfig(source_tag="sample"), [str(samples), str(scenes)], corpus_dir)
     report = validate.run(validate.ValidateConfig(), corpus_dir)
     masked = masks.run(masks.MaskConfig(workers=2), corpus_dir)

@@ -19,9 +19,16 @@ class ModelConfig(BaseModel):
     enc_layers: int = 2
     dec_layers: int = 2
     heads: int = 4
+    # How the encoder sees a pair: "temporal" (the paper: tokens of both frames, t cannot attend to
+    # t+k) or "early" (one token per patch holding t and t+k - t; half the tokens, and at CPU scale
+    # the only one whose codes followed the actor's motion; see benchmarks/lam_disentangle.py)
+    fusion: Literal["temporal", "early"] = "early"
     latent_dim: int = 32
     action_codes: int = 16  # the cross-embodiment action codebook
     action_tokens: int = 4  # codes per transition
+    # action codebook: "nsvq" (noise substitution, as LAPA) or "vq" (EMA codebook, straight-through,
+    # commitment and dead-code restarts: the reference code); the background codebook is always "vq"
+    quantizer: Literal["nsvq", "vq"] = "nsvq"
     background: Literal["vq", "continuous"] = "vq"
     background_codes: int = 16
     background_tokens: int = 4
@@ -34,7 +41,7 @@ class ModelConfig(BaseModel):
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    steps: int = 400
+    steps: int = 600
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.01
@@ -61,7 +68,8 @@ class LAMConfig(StageConfig):
 PRESETS: dict[str, dict] = {
     "tiny": {},
     "paper": {
-        "model": {"image_size": 224, "features": "dinov2-vitb14", "model_dim": 768, "enc_layers": 12,
+        "model": {"image_size": 224, "features": "dinov2-vitb14", "fusion": "temporal", "quantizer": "vq",
+                  "model_dim": 768, "enc_layers": 12,
                   "dec_layers": 12, "heads": 12, "latent_dim": 128, "action_codes": 16, "action_tokens": 4},
         "train": {"steps": 100_000, "batch_size": 64, "lr": 1e-4, "frame_gap": 9, "checkpoint_every": 1000},
     },

@@ -1,8 +1,9 @@
 """Hybrid disentangled VQ-VAE over frame pairs: the latent action model (LAM).
 
     frames (t, t+k) -> frozen features -> encoder over [action queries | background queries | patches]
-    for both frames (frame t cannot attend to t+k) -> the t+k queries become the latents:
-      action: VQ codebook (cross-embodiment actions), `action_tokens` codes per transition
+    ("temporal": patches of both frames, t cannot attend to t+k, the t+k queries are read out;
+     "early": one token per patch holding t and t+k - t) -> the queries become the latents:
+      action: codebook (cross-embodiment actions; NSVQ or EMA VQ), `action_tokens` codes per transition
       background: VQ codebook, or continuous (Gaussian, KL-regularised)
     decoder over [action latents | background latents | frame-t patches] predicts t+k features three
     ways: action only (background latents zeroed), background only, both.
@@ -26,6 +27,7 @@ from vector_quantize_pytorch import VectorQuantize
 
 from egovla.lam.config import ModelConfig
 from egovla.lam.features import build_features
+from egovla.lam.nsvq import NoiseSubstitutionVQ
 
 
 def _transformer(dim: int, heads: int, layers: int) -> nn.TransformerEncoder:
@@ -60,7 +62,8 @@ class LatentActionModel(nn.Module):
         self.n_background = 0 if cfg.single_codebook else cfg.background_tokens
         queries = self.n_action + self.n_background
 
-        self.enc_in = nn.Linear(feat_dim, dim)
+        self.early = cfg.fusion == "early"
+        self.enc_in = nn.Linear(2 * feat_dim if self.early else feat_dim, dim)
         self.queries = nn.Parameter(torch.randn(1, queries, dim) * 0.02)
         self.enc_pos = nn.Parameter(torch.randn(1, 1, queries + self.patches, dim) * 0.02)
         self.enc_time = nn.Parameter(torch.randn(1, 2, 1, dim) * 0.02)
@@ -70,7 +73,8 @@ class LatentActionModel(nn.Module):
         self.register_buffer("enc_mask", frame[:, None] < frame[None, :], persistent=False)  # t cannot see t+k
 
         self.to_action = nn.Linear(dim, cfg.latent_dim)
-        self.vq_action = _vq(cfg, cfg.action_codes)
+        self.vq_action = (NoiseSubstitutionVQ(cfg.latent_dim, cfg.action_codes) if cfg.quantizer == "nsvq"
+                          else _vq(cfg, cfg.action_codes))
         if self.n_background:
             out = cfg.latent_dim * (1 if cfg.background == "vq" else 2)  # continuous: mean and log-variance
             self.to_background = nn.Linear(dim, out)
@@ -96,14 +100,21 @@ class LatentActionModel(nn.Module):
             frames = F.interpolate(frames, size=(size, size), mode="area")
         return frames
 
-    def latents(self, feats_t: torch.Tensor, feats_tk: torch.Tensor) -> Latents:
+    def encode_pair(self, feats_t: torch.Tensor, feats_tk: torch.Tensor) -> torch.Tensor:
+        """The encoder's query outputs (B, queries, dim) for a pair of frames."""
         batch = feats_t.shape[0]
-        tokens = torch.stack([feats_t, feats_tk], 1)  # B, 2, N, D
-        tokens = self.enc_in(tokens)
+        if self.early:  # each patch token holds both frames and their change
+            tokens = self.enc_in(torch.cat([feats_t, feats_tk - feats_t], -1))
+            x = torch.cat([self.queries.expand(batch, -1, -1), tokens], 1) + self.enc_pos[:, 0]
+            return self.encoder(x)[:, : self.n_action + self.n_background]
+        tokens = self.enc_in(torch.stack([feats_t, feats_tk], 1))  # B, 2, N, D
         queries = self.queries.unsqueeze(1).expand(batch, 2, -1, -1)
         x = torch.cat([queries, tokens], 2) + self.enc_pos + self.enc_time
         x = self.encoder(x.flatten(1, 2), mask=self.enc_mask).view(batch, 2, -1, x.shape[-1])
-        q = x[:, 1, : self.n_action + self.n_background]  # t+k queries: they have seen both frames
+        return x[:, 1, : self.n_action + self.n_background]  # t+k queries: they have seen both frames
+
+    def latents(self, feats_t: torch.Tensor, feats_tk: torch.Tensor) -> Latents:
+        q = self.encode_pair(feats_t, feats_tk)
         action, action_codes, commit = self.vq_action(self.to_action(q[:, : self.n_action]))
         aux = commit.sum()
         background = background_codes = None

@@ -135,6 +135,9 @@ def render(spec: SceneSpec) -> Scene:
     occluder = (int(motion.uniform(lo, hi)), int(motion.uniform(6, 10)))
     gain = 1 + (0.25 * np.sin(np.linspace(0, np.pi * motion.uniform(1, 2), frames)) if spec.kind == "occlusion"
                 else np.zeros(frames))
+    # The hand points away from the camera, swaying on its own: a heading that followed the motion
+    # would give the action away in frame t alone, and a latent action model would learn nothing.
+    lean, sway = motion.uniform(-30, 30), motion.uniform(0, 2 * np.pi)
 
     out_frames, out_masks = [], []
     for t in range(frames):
@@ -150,8 +153,7 @@ def render(spec: SceneSpec) -> Scene:
             cv2.circle(canvas, (int(distractor[0]), int(distractor[1])), 7, (0.95, 0.95, 0.95), -1)
             flicker = 0.5 + 0.5 * np.sin(t * 1.3)
             cv2.rectangle(canvas, (int(lo) - 20, int(lo) - 20), (int(lo) - 4, int(lo) - 4), (flicker,) * 3, -1)
-        heading = float(np.degrees(np.arctan2(*(hand[min(t + 1, frames - 1)] - hand[max(t - 1, 0)])[::-1])))
-        heading = heading if np.linalg.norm(hand[min(t + 1, frames - 1)] - hand[max(t - 1, 0)]) > 0.5 else -90.0
+        heading = -90.0 + lean + 20.0 * np.sin(sway + 0.15 * t)
         mask = np.zeros((world, world), np.uint8)
         _draw_hand(mask, hand[t], heading, hand_scale, skin, value=1)
         _draw_hand(canvas, hand[t], heading, hand_scale, skin)
