@@ -9,7 +9,7 @@ from egovla.corpus import Corpus
 from egovla.ingest import IngestConfig, run as ingest
 from egovla.io.tables import read_parquet
 from egovla.masks import MaskConfig, motion_masks, read_masks, run
-from egovla.masks.motion import _median, frame_difference_masks
+from egovla.masks.motion import MotionParams, _median, background_indices, frame_difference_masks
 from egovla.masks.quality import frame_iou
 from egovla.synth import SceneSpec, render
 from tiny_models import tiny_sam2_video
@@ -42,6 +42,14 @@ def test_background_median_matches_numpy(count):
     stack = [rng.integers(0, 256, (17, 13, 3), dtype=np.uint8) for _ in range(count)]
     lower_median = np.sort(np.stack(stack), axis=0)[(count - 1) // 2]
     assert np.array_equal(_median(stack), lower_median)
+
+
+def test_background_frames_spread_around_t_within_the_window():
+    p = MotionParams(background_frames=9, min_gap=3, max_gap=45)
+    picks = background_indices(100, 400, p)
+    assert len(picks) == 9 and min(picks) == 55 and max(picks) == 145
+    assert all(abs(n - 100) >= 3 for n in picks)
+    assert background_indices(1, 5, p) == [4]  # short episode: whatever is far enough
 
 
 def test_lighting_drift_does_not_spoil_the_masks():

@@ -7,7 +7,7 @@ Per episode:
      Between distant frames the fit is redone directly, seeded by the chained one: chaining alone
      drifts, and the drift reads as motion (IoU with camera motion 0.54 -> 0.63 when added).
 Per frame t:
-  2. compensation: frames spread over the whole episode (never closer than a few frames to t) are
+  2. compensation: frames spread over the episode around t (never closer than a few frames) are
      warped onto t through those fits, their global gain matched to t (lighting drift), and
      where a warp samples outside its frame, t's own pixel stands in; their per-pixel median is the
      background at t, since the actor is elsewhere in most of them. Near neighbours alone fail on a
@@ -50,6 +50,7 @@ class MotionParams(BaseModel):
     # 2-3. background and change
     background_frames: int = 9  # spread over the episode; their median is the background
     min_gap: int = 3  # frames this close to t look too much like it (a slow hand overlaps itself)
+    max_gap: int = 45  # frames further away share too little view with t once the camera has moved
     tolerance_px: int = 1  # misregistration forgiven by the change test
     # 4. threshold (intensity units, 0-255)
     floor: float = 25.0
@@ -170,8 +171,8 @@ def _median(stack: list[np.ndarray]) -> np.ndarray:
 
 
 def background_indices(t: int, count: int, p: MotionParams) -> list[int]:
-    """Frames spread evenly over the episode, none within ``min_gap`` of t; nearest-spread first."""
-    far = [n for n in range(count) if abs(n - t) >= p.min_gap]
+    """Frames spread evenly over the window t +- ``max_gap``, none within ``min_gap`` of t."""
+    far = [n for n in range(max(0, t - p.max_gap), min(count, t + p.max_gap + 1)) if abs(n - t) >= p.min_gap]
     if len(far) <= p.background_frames:
         return far
     picks = np.linspace(0, len(far) - 1, p.background_frames).round().astype(int)
