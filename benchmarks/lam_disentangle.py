@@ -1,6 +1,6 @@
 """Does the mask model disentangle better than the no-mask ablation? The `lam train` stage, over seeds.
 
-    .venv/bin/python benchmarks/lam_disentangle.py [--clips 40] [--seeds 0 1 2] [--steps 600]
+    .venv/bin/python benchmarks/lam_disentangle.py [--clips 40] [--seeds 0 1 2] [--steps 600] [--train JSON]
 
 Generated scenes (seed 7, not the one used while developing) go through the real pipeline: ingest,
 motion masks, then `lam.run_train` with the tiny preset, which trains ours (masks, hybrid codebooks)
@@ -12,6 +12,7 @@ the mean.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=40)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--train", default="{}", help="TrainConfig overrides as JSON, e.g. '{\"foreground\": \"union\"}'")
     args = parser.parse_args()
     rows: dict[str, list[dict]] = {"ours": [], "ablation": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -44,7 +46,8 @@ def main() -> None:
         masks(MaskConfig(workers=2), corpus)
         for seed in args.seeds:
             tic = time.perf_counter()
-            config = lam.preset("tiny", robot_episodes=0, train={"seed": seed, "steps": args.steps})
+            train = {**json.loads(args.train), "seed": seed, "steps": args.steps}
+            config = lam.preset("tiny", robot_episodes=0, train=train)
             m = lam.run_train(config, corpus, Path(tmp) / f"lam{seed}")
             rows["ours"].append({k: m.get(k, float("nan")) for k in COLUMNS})
             rows["ablation"].append({k: m.get(f"ablation.{k}", float("nan")) for k in COLUMNS})
