@@ -44,6 +44,17 @@ def test_model_variants_train_and_round_trip(variant, tmp_path):
     assert loaded.encode(frames, frames[::-1]).shape == (3, 4)  # any size, uint8 HWC
 
 
+def test_models_saved_before_fusion_and_quantizer_options_still_load(tmp_path):
+    torch.manual_seed(0)
+    model = LatentActionModel(ModelConfig(fusion="temporal", quantizer="vq"))
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["fusion"], saved["quantizer"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    a, b = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    assert np.array_equal(LatentActionModel.from_pretrained(tmp_path).encode(a, b), model.encode(a, b))
+
+
 def test_noise_substitution_vq():
     torch.manual_seed(0)
     vq = NoiseSubstitutionVQ(dim=8, codes=16)  # more codes than rows: some go unused

@@ -189,7 +189,9 @@ class LatentActionModel(nn.Module):
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, device: str = "cpu") -> LatentActionModel:
         folder = Path(model_dir)
-        model = cls(ModelConfig(**json.loads((folder / "config.json").read_text())))
+        saved = json.loads((folder / "config.json").read_text())
+        # models saved before these options existed were built the paper's way
+        model = cls(ModelConfig(**{"fusion": "temporal", "quantizer": "vq", **saved}))
         missing, unexpected = model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=False)
         missing = [k for k in missing if not k.startswith("features.")]
         if missing or unexpected:
