@@ -4,7 +4,8 @@ actions.
 Training passes z + ||z - q|| * u forward, u a random unit direction, instead of the straight-
 through estimate z + sg(q - z): the decoder meets noise exactly as large as the quantisation
 error, while the encoder gets the true gradient of z and the codebook learns through the noise's
-magnitude. Inference returns the nearest code, as any VQ. Codes left unused (EMA usage below a
+magnitude; no commitment or codebook loss is needed (adding them lowered swap invariance in a
+trial). Inference returns the nearest code, as any VQ. Codes left unused (EMA usage below a
 threshold) are re-seeded from the batch.
 
 Why not the EMA codebook with straight-through (vector-quantize-pytorch, the reference code's
@@ -19,13 +20,13 @@ from torch import nn
 
 
 class NoiseSubstitutionVQ(nn.Module):
-    def __init__(self, dim: int, codes: int, dead_code_threshold: float = 0.05, decay: float = 0.95,
-                 commitment: float = 0.0):
+    def __init__(self, dim: int, codes: int, dead_code_threshold: float = 0.05, decay: float = 0.95):
         super().__init__()
         self.codebook = nn.Parameter(torch.randn(codes, dim) * 0.1)
-        # decayed count of assignments; starts at zero, so the first batch seeds every code (data init)
+        # decayed count of assignments; starts at zero, so codes the first batch leaves unused are seeded
+        # from its samples (a data-dependent init)
         self.register_buffer("usage", torch.zeros(codes))
-        self.dead_code_threshold, self.decay, self.commitment = dead_code_threshold, decay, commitment
+        self.dead_code_threshold, self.decay = dead_code_threshold, decay
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """z (..., dim) -> (quantised or noise-substituted z, code indices (...), auxiliary loss)."""
@@ -38,8 +39,6 @@ class NoiseSubstitutionVQ(nn.Module):
         noise = torch.randn_like(flat)
         scale = (flat - nearest).norm(dim=-1, keepdim=True) / noise.norm(dim=-1, keepdim=True).clamp_min(1e-9)
         out = flat + scale * noise
-        if self.commitment:
-            aux = self.commitment * (flat - nearest.detach()).pow(2).mean()
         self._restart_dead_codes(flat.detach(), index)
         return out.view_as(z), index.view(z.shape[:-1]), aux
 
