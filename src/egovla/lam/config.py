@@ -50,6 +50,7 @@ class TrainConfig(BaseModel):
     # which mask marks a transition's foreground: the target frame's ("target"), or where the actor
     # was or is ("union"; then the action path must also paint the background it uncovers)
     foreground: Literal["target", "union"] = "target"
+    augment: bool = True  # random flips/transposes and colour-channel orders, the same for both frames
     checkpoint_every: int = 100
     seed: int = 0
     eval_fraction: float = 0.2  # episodes held out for the probe and reconstruction metrics

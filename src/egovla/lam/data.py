@@ -63,3 +63,25 @@ class Transitions:
         to_tensor = lambda x: torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255.0  # noqa: E731
         fg = torch.from_numpy(np.stack([self.fg[e][t] for e, t in pairs])) if self.fg else None
         return to_tensor(a), to_tensor(b), fg
+
+
+def augment(frames_t: torch.Tensor, frames_tk: torch.Tensor, fg: torch.Tensor | None,
+            rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One random flip/transpose of the image square and one colour-channel order, the same for
+    both frames and the foreground grid. A motion stays a motion (mirrored), but a small corpus can
+    no longer be memorised by its tables and colours: without it a tiny encoder trained on true
+    displacements scored R^2 0.96 on its own episodes and -0.18 on held-out ones."""
+    grid = None if fg is None else fg.view(fg.shape[0], *([int(fg.shape[1] ** 0.5)] * 2))
+    flips = [dim for dim, flip in ((-1, rng.random() < 0.5), (-2, rng.random() < 0.5)) if flip]
+    transpose = rng.random() < 0.5
+    channels = torch.from_numpy(rng.permutation(3))
+
+    def apply(x: torch.Tensor, colour: bool) -> torch.Tensor:
+        if flips:
+            x = x.flip(flips)
+        if transpose:
+            x = x.transpose(-1, -2)
+        return x[:, channels] if colour else x
+
+    frames_t, frames_tk = apply(frames_t, True), apply(frames_tk, True)
+    return frames_t, frames_tk, None if grid is None else apply(grid, False).reshape(fg.shape).contiguous()

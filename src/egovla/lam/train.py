@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from egovla.lam import checkpoint
 from egovla.lam.config import ModelConfig, TrainConfig
-from egovla.lam.data import Transitions
+from egovla.lam.data import Transitions, augment
 from egovla.lam.model import LatentActionModel
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,10 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, data: Transitions, out
     model.train()
     samples, seconds = 0, 0.0
     for step in tqdm(range(start, end), desc="lam", disable=not sys.stderr.isatty(), leave=False):
-        rows = np.random.default_rng([train_cfg.seed, step]).integers(0, len(data), train_cfg.batch_size)
-        frames_t, frames_tk, fg = data.batch(rows)
+        rng = np.random.default_rng([train_cfg.seed, step])
+        frames_t, frames_tk, fg = data.batch(rng.integers(0, len(data), train_cfg.batch_size))
+        if train_cfg.augment:
+            frames_t, frames_tk, fg = augment(frames_t, frames_tk, fg, rng)
         tic = time.perf_counter()
         out = model(frames_t, frames_tk, fg if train_cfg.use_masks else None)
         optimizer.zero_grad(set_to_none=True)
@@ -46,7 +48,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, data: Transitions, out
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         seconds += time.perf_counter() - tic
-        samples += len(rows)
+        samples += len(frames_t)
         if step % 10 == 0 or step + 1 == end:
             history.append({"step": step, **{k: float(v.detach()) for k, v in out.items() if k.startswith("loss")}})
         if (step + 1) % train_cfg.checkpoint_every == 0 or step + 1 == end:
