@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -65,23 +66,45 @@ class Transitions:
         return to_tensor(a), to_tensor(b), fg
 
 
-def augment(frames_t: torch.Tensor, frames_tk: torch.Tensor, fg: torch.Tensor | None,
-            rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """One random flip/transpose of the image square and one colour-channel order, the same for
-    both frames and the foreground grid. A motion stays a motion (mirrored), but a small corpus can
-    no longer be memorised by its tables and colours: without it a tiny encoder trained on true
-    displacements scored R^2 0.96 on its own episodes and -0.18 on held-out ones."""
-    grid = None if fg is None else fg.view(fg.shape[0], *([int(fg.shape[1] ** 0.5)] * 2))
-    flips = [dim for dim, flip in ((-1, rng.random() < 0.5), (-2, rng.random() < 0.5)) if flip]
-    transpose = rng.random() < 0.5
-    channels = torch.from_numpy(rng.permutation(3))
 
-    def apply(x: torch.Tensor, colour: bool) -> torch.Tensor:
+@dataclass(frozen=True)
+class Augmentation:
+    """One flip/transpose of the image square and one colour-channel order, applied alike to both
+    frames of a pair and to its foreground grid. A motion stays a motion (mirrored), but a small
+    corpus can no longer be memorised by its tables and colours: without it the tiny encoder,
+    trained directly on true displacements, scored R^2 0.96 on its own episodes and -0.18 on
+    held-out ones (benchmarks/lam_encoder_ceiling.py)."""
+
+    flip_x: bool
+    flip_y: bool
+    transpose: bool
+    channels: tuple[int, ...]
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator) -> Augmentation:
+        return cls(bool(rng.random() < 0.5), bool(rng.random() < 0.5), bool(rng.random() < 0.5),
+                   tuple(int(c) for c in rng.permutation(3)))
+
+    def images(self, x: torch.Tensor, colour: bool = True) -> torch.Tensor:
+        """(B, C, H, W) images, or (B, H, W) grids with ``colour=False``."""
+        flips = [dim for dim, flip in ((-1, self.flip_x), (-2, self.flip_y)) if flip]
         if flips:
             x = x.flip(flips)
-        if transpose:
+        if self.transpose:
             x = x.transpose(-1, -2)
-        return x[:, channels] if colour else x
+        return x[:, list(self.channels)] if colour else x
 
-    frames_t, frames_tk = apply(frames_t, True), apply(frames_tk, True)
-    return frames_t, frames_tk, None if grid is None else apply(grid, False).reshape(fg.shape).contiguous()
+    def displacement(self, xy: np.ndarray) -> np.ndarray:
+        """(N, 2) image-plane motions, mirrored as the images are."""
+        xy = xy * np.array([-1 if self.flip_x else 1, -1 if self.flip_y else 1])
+        return xy[:, ::-1].copy() if self.transpose else xy
+
+
+def augment(frames_t: torch.Tensor, frames_tk: torch.Tensor, fg: torch.Tensor | None,
+            rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """A batch of pairs (and their (B, N) foreground shares) under one random Augmentation."""
+    aug = Augmentation.draw(rng)
+    if fg is not None:
+        side = int(round(fg.shape[1] ** 0.5))
+        fg = aug.images(fg.view(-1, side, side), colour=False).reshape(fg.shape).contiguous()
+    return aug.images(frames_t), aug.images(frames_tk), fg
