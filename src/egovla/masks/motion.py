@@ -4,7 +4,7 @@ Per episode:
   1. ego-motion: dense DIS flow sampled on a grid and a RANSAC fit of a similarity (default), affine
      or homography; the actor's points are the outliers. Fewer degrees of freedom overfit less on
      128 px frames (measured: similarity > affine > homography). Tracked corners slid along wavy
-     and striped tables (registration errors of 5-15 px; flow: under 1.5 px). Consecutive fits are
+     tables (4-17 px off between distant frames; flow: about 1 px). Consecutive fits are
      chained, and between distant frames the fit is redone through keyframes, seeded by the chain:
      chaining alone drifts, and the drift reads as motion.
 Per frame t:
@@ -130,9 +130,9 @@ class EgoMotion:
 
     Consecutive fits are chained through cumulative products, but a chain drifts over tens of
     frames and the drift reads as motion. So each frame is also fitted directly (seeded by the
-    chain) to its keyframe, one every ``key_every`` frames, and keyframes to
-    each other on demand: any two frames are then at most three direct fits apart, at about
-    three fits per frame instead of one per (frame, background frame) pair."""
+    chain) to its keyframe, one every ``key_every`` frames, and keyframes to each other on demand:
+    any two frames are then at most three direct fits apart, at about three fits per frame instead
+    of one per (frame, background frame) pair."""
 
     def __init__(self, smooth: list[np.ndarray], p: MotionParams):
         self.smooth, self.p = smooth, p
@@ -162,11 +162,10 @@ class EgoMotion:
 
     def _fit(self, t: int, n: int) -> np.ndarray | None:
         if (t, n) not in self._direct:
-            chained = self.chain(t, n)
-            M = chained
+            chained, direct = self.chain(t, n), None
             if chained is not None and abs(n - t) > 1:
-                M = ego_motion(self.smooth[t], self.smooth[n], self.p, self.direct_flow, guess=chained)[0]
-            self._direct[t, n] = chained if M is None else M
+                direct = ego_motion(self.smooth[t], self.smooth[n], self.p, self.direct_flow, guess=chained)[0]
+            self._direct[t, n] = chained if direct is None else direct
         return self._direct[t, n]
 
     def direct(self, t: int, n: int) -> np.ndarray | None:
