@@ -28,6 +28,7 @@ Frames where this cannot work get a defined output (an empty mask) and a flag, n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -85,9 +86,14 @@ def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
+@lru_cache(maxsize=8)
 def _grid(shape: tuple[int, int], step: int) -> np.ndarray:
+    """Sample points (x, y) every ``step`` px; cached, since every fit of an episode uses the same
+    (read-only: callers index it)."""
     ys, xs = np.mgrid[step // 2:shape[0]:step, step // 2:shape[1]:step]
-    return np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
+    points = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
+    points.setflags(write=False)
+    return points
 
 
 def textureless(image: np.ndarray, p: MotionParams) -> bool:
