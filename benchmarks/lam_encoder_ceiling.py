@@ -26,20 +26,18 @@ from egovla import lam  # noqa: E402
 from egovla.corpus import Corpus  # noqa: E402
 from egovla.ingest import IngestConfig, run as ingest  # noqa: E402
 from egovla.lam.data import Augmentation, Transitions, split_episodes  # noqa: E402
-from egovla.lam.evaluate import true_displacement  # noqa: E402
+from egovla.lam.evaluate import r2  # noqa: E402
 from egovla.lam.model import LatentActionModel  # noqa: E402
-from egovla.synth import SynthConfig, read_ground_truth, run as synth  # noqa: E402
+from egovla.lam.stage import true_displacements  # noqa: E402
+from egovla.synth import SynthConfig, run as synth  # noqa: E402
 
 
 def transitions(corpus: Corpus, episodes: list[int], cfg, gap: int) -> tuple[Transitions, np.ndarray]:
-    data = Transitions(corpus.root, episodes, cfg.image_size, gap, cfg.image_size // cfg.patch_size, use_masks=False)
-    uris = corpus.manifest().set_index("episode_index")["source_uri"]
-    shifts = {e: true_displacement(read_ground_truth(str(uris[e])).actions, gap) for e in data.frames}
-    return data, np.stack([shifts[e][t] for e, t in data.index]).astype(np.float32)
-
-
-def r2(y: np.ndarray, pred: np.ndarray) -> float:
-    return float(np.mean(1 - ((y - pred) ** 2).sum(0) / ((y - y.mean(0)) ** 2).sum(0)))
+    """Every transition of generated clips, and its true displacement."""
+    grid = cfg.image_size // cfg.patch_size
+    data = Transitions(corpus.root, episodes, cfg.image_size, gap, grid, use_masks=False)
+    _, shifts, _ = true_displacements(corpus, data, gap)  # every clip here is generated: all rows
+    return data, shifts.astype(np.float32)
 
 
 def fit(model_cfg, train: tuple[Transitions, np.ndarray], held: tuple[Transitions, np.ndarray], steps: int,

@@ -66,7 +66,6 @@ class Transitions:
         return to_tensor(a), to_tensor(b), fg
 
 
-
 @dataclass(frozen=True)
 class Augmentation:
     """One flip/transpose of the image square and one colour-channel order, applied alike to both

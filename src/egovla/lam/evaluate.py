@@ -59,15 +59,19 @@ def one_hot(codes: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def r2(y: np.ndarray, pred: np.ndarray) -> float:
+    """R^2 of predictions, averaged over the outputs (columns)."""
+    ss_res = ((y - pred) ** 2).sum(0)
+    ss_tot = ((y - y.mean(0)) ** 2).sum(0)
+    return float(np.mean(1 - ss_res / np.maximum(ss_tot, 1e-9)))
+
+
 def probe_r2(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
              ridge: float = 1.0) -> float:
     """Held-out R^2 of a ridge regression from code one-hots to true actions (mean over outputs)."""
     x = np.c_[train_x, np.ones(len(train_x))]
     w = np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ train_y)
-    pred = np.c_[test_x, np.ones(len(test_x))] @ w
-    ss_res = ((test_y - pred) ** 2).sum(0)
-    ss_tot = ((test_y - test_y.mean(0)) ** 2).sum(0)
-    return float(np.mean(1 - ss_res / np.maximum(ss_tot, 1e-9)))
+    return r2(test_y, np.c_[test_x, np.ones(len(test_x))] @ w)
 
 
 def probe_r2_by_episode(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = 5) -> float:
@@ -81,9 +85,7 @@ def probe_r2_by_episode(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds:
         xt = np.c_[x[~test], np.ones((~test).sum())]
         w = np.linalg.solve(xt.T @ xt + np.eye(xt.shape[1]), xt.T @ y[~test])
         pred[test] = np.c_[x[test], np.ones(test.sum())] @ w
-    ss_res = ((y - pred) ** 2).sum(0)
-    ss_tot = ((y - y.mean(0)) ** 2).sum(0)
-    return float(np.mean(1 - ss_res / np.maximum(ss_tot, 1e-9)))
+    return r2(y, pred)
 
 
 def true_displacement(actions: np.ndarray, gap: int) -> np.ndarray:

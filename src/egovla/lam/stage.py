@@ -34,7 +34,8 @@ def feature_grid(cfg: ModelConfig) -> int:
     return cfg.image_size // int(AutoConfig.from_pretrained(resolve_model_dir(cfg.features)).patch_size)
 
 
-def _truth(corpus: Corpus, data: Transitions, gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def true_displacements(corpus: Corpus, data: Transitions,
+                       gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Rows of ``data`` from generated clips, their true displacement (dx, dy), and their episode."""
     from egovla.synth import read_ground_truth
 
@@ -66,8 +67,8 @@ def assess(model: LatentActionModel, train_data: Transitions, eval_data: Transit
     if train_bg is not None:
         bg = np.concatenate([train_bg] + ([eval_bg] if eval_bg is not None else []))
         metrics["background.usage"], metrics["background.perplexity"] = evaluate.perplexity(bg, cfg.background_codes)
-    truths = [(codes, t) for codes, t in ((train_codes, _truth(corpus, train_data, gap)),
-                                          (eval_codes, _truth(corpus, eval_data, gap))) if t is not None]
+    truths = [(codes, t) for codes, t in ((train_codes, true_displacements(corpus, train_data, gap)),
+                                          (eval_codes, true_displacements(corpus, eval_data, gap))) if t is not None]
     if truths:  # generated clips know the actor's true motion: do the codes predict it?
         x = np.concatenate([evaluate.one_hot(codes[rows], cfg.action_codes) for codes, (rows, _, _) in truths])
         y = np.concatenate([t[1] for _, t in truths])

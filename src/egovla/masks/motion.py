@@ -309,7 +309,7 @@ def motion_masks(frames: np.ndarray, p: MotionParams = MotionParams()) -> MaskRe
     if reason:
         return MaskResult(masks, [[reason] for _ in range(count)])
     gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
-    smooth = [cv2.GaussianBlur(g, (5, 5), 0) for g in gray]  # corners on sensor noise do not track
+    smooth = [cv2.GaussianBlur(g, (5, 5), 0) for g in gray]  # sensor noise would read as flow
     ego = EgoMotion(smooth, p)
     for t, problem in enumerate(ego.problems):
         if problem:
