@@ -14,7 +14,7 @@ from egovla.lam.data import Augmentation, Transitions, augment, patch_shares, sp
 from egovla.masks import MaskConfig, run as make_masks
 from tiny_models import tiny_dinov2
 
-FAST = {"train": {"steps": 12, "batch_size": 8, "checkpoint_every": 5}, "robot_episodes": 0}
+FAST = {"train": {"steps": 12, "batch_size": 8, "checkpoint_every": 5}, "robot_episodes": 0, "swap_scenes": 3}
 
 
 @pytest.fixture(scope="module")
@@ -151,13 +151,14 @@ def test_train_label_and_read_codes(lam_corpus, tmp_path):
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["preset"] == "tiny" and saved["train"]["steps"] == 12
     info = run_label(lam_corpus, tmp_path / "run" / "ours" / "model")
-    assert info["episodes"] == 5 and info["frame_gap"] == 3
+    k = saved["train"]["frame_gap"]
+    assert info["episodes"] == 5 and info["frame_gap"] == k
     codes = read_codes(lam_corpus, 2)
     frames = Corpus(lam_corpus).read_frames(2)
-    assert codes.shape == (len(frames) - 3, 4) and codes.dtype == np.int64
+    assert codes.shape == (len(frames) - k, 4) and codes.dtype == np.int64
     model = LatentActionModel.from_pretrained(tmp_path / "run" / "ours" / "model")
-    assert np.array_equal(codes, model.encode(frames[:-3], frames[3:]))
-    assert read_codes(lam_corpus, 2, background=True).shape == (len(frames) - 3, 4)
+    assert np.array_equal(codes, model.encode(frames[:-k], frames[k:]))
+    assert read_codes(lam_corpus, 2, background=True).shape == (len(frames) - k, 4)
     with pytest.raises(FileNotFoundError, match="lam label"):
         read_codes(lam_corpus, 99)
 

@@ -45,7 +45,10 @@ class TrainConfig(BaseModel):
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.01
-    frame_gap: int = 3  # k: transition (t, t+k)
+    # k: transition (t, t+k). The generated actor moves ~2 px a frame at 64 px: with k = 3 its shift
+    # reached two 8 px patches and no code followed it (displacement probe R^2 0.04, as the ablation);
+    # with k = 2, 0.12 against the ablation's 0.05 (benchmarks/lam_disentangle.py)
+    frame_gap: int = 2
     use_masks: bool = True  # masks weight the action/background losses; off = LAPA/UniVLA-style ablation
     # which mask marks a transition's foreground: the target frame's ("target"), or where the actor
     # was or is ("union"; then the action path must also paint the background it uncovers)
@@ -62,6 +65,7 @@ class LAMConfig(StageConfig):
     train: TrainConfig = TrainConfig()
     masks_dir: str | None = None  # default <corpus>/masks/motion
     ablation: bool = True  # also train the no-mask single-codebook baseline in the same run
+    swap_scenes: int = 15  # generated scene triples for background-swap invariance and motion sensitivity
     robot_episodes: int = 4  # Meta-World scripted rollouts for the cross-embodiment probe (0: skip)
     robot_tasks: tuple[str, ...] = ("reach-v3", "push-v3", "pick-place-v3")
 

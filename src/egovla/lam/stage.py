@@ -74,7 +74,7 @@ def assess(model: LatentActionModel, train_data: Transitions, eval_data: Transit
         y = np.concatenate([t[1] for _, t in truths])
         groups = np.concatenate([t[2] for _, t in truths])
         metrics["probe.displacement_r2"] = evaluate.probe_r2_by_episode(x, y, groups)
-    metrics |= evaluate.swap_and_sensitivity(model, gap)
+    metrics |= evaluate.swap_and_sensitivity(model, gap, config.swap_scenes)
     if config.robot_episodes:
         metrics["probe.robot_action_r2"] = evaluate.robot_action_r2(model, gap, config.robot_tasks,
                                                                     config.robot_episodes)
