@@ -1,6 +1,6 @@
 """How well can the tiny LAM's encoder read the actor's motion at all? The ceiling of the probe.
 
-    .venv/bin/python benchmarks/lam_encoder_ceiling.py [--clips 40] [--steps 600] [--lr 1e-3]
+    .venv/bin/python benchmarks/lam_encoder_ceiling.py [--clips 40] [--steps 600] [--lr 1e-3] [--gaps 2 3]
 
 Trains the LAM encoder of the tiny preset, plus a linear head on its action queries, *directly* on
 the true displacement of generated clips (supervised), with and without the training augmentation,
@@ -79,21 +79,22 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=40)
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--lr", type=float, default=1e-3)
-    args = parser.parse_args()
     config = lam.preset("tiny")
+    parser.add_argument("--gaps", type=int, nargs="+", default=[config.train.frame_gap], help="frame gaps k")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         synth(SynthConfig(clips=args.clips, seed=7), Path(tmp) / "scenes")
         ingest(IngestConfig(), [str(Path(tmp) / "scenes")], Path(tmp) / "corpus")
         corpus = Corpus(Path(tmp) / "corpus")
         train_eps, held_eps = split_episodes(corpus.usable_episodes(), 0.25, 0)
-        gap = config.train.frame_gap
-        train, held = (transitions(corpus, e, config.model, gap) for e in (train_eps, held_eps))
         print(f"{args.clips} generated clips ({len(train_eps)} train / {len(held_eps)} held-out episodes), "
               f"tiny encoder + linear head trained on true displacement, {args.steps} steps, lr {args.lr}")
-        for augment in (False, True):
-            own, other = fit(config.model, train, held, args.steps, args.lr, augment)
-            print(f"  augmentation {'on ' if augment else 'off'}: R2 on training episodes {own:+.3f}, "
-                  f"held-out {other:+.3f}", flush=True)
+        for gap in args.gaps:
+            train, held = (transitions(corpus, e, config.model, gap) for e in (train_eps, held_eps))
+            for augment in (False, True):
+                own, other = fit(config.model, train, held, args.steps, args.lr, augment)
+                print(f"  k={gap}, augmentation {'on ' if augment else 'off'}: R2 on training episodes {own:+.3f}, "
+                      f"held-out {other:+.3f}", flush=True)
 
 
 if __name__ == "__main__":
