@@ -94,7 +94,7 @@ def true_displacement(actions: np.ndarray, gap: int) -> np.ndarray:
     return cum[gap:len(actions)] - cum[: len(actions) - gap]
 
 
-def swap_and_sensitivity(model: LatentActionModel, gap: int, scenes: int = 15, frames: int = 24,
+def swap_and_sensitivity(model: LatentActionModel, gap: int, scenes: int, frames: int = 24,
                          size: int = 128, seed: int = 10_000) -> dict[str, float]:
     """Same motion over different backgrounds: how often the action code stays the same.
     Same background, different motion: how often it changes. Whole code and per token."""
