@@ -47,7 +47,7 @@ class TrainConfig(BaseModel):
     weight_decay: float = 0.01
     # k: transition (t, t+k). The generated actor moves ~2 px a frame at 64 px: with k = 3 its shift
     # reached two 8 px patches and no code followed it (displacement probe R^2 0.04, as the ablation);
-    # with k = 2, 0.10 against the ablation's 0.05 (benchmarks/lam_disentangle.py, 5 seeds)
+    # with k = 2, 0.11 against the ablation's 0.04 (benchmarks/lam_disentangle.py, 7 seeds)
     frame_gap: int = 2
     use_masks: bool = True  # masks weight the action/background losses; off = LAPA/UniVLA-style ablation
     # which mask marks a transition's foreground: the target frame's ("target"), or where the actor
