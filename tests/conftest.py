@@ -45,7 +45,9 @@ def mlflow_server(tmp_path_factory):
         [services.bin_path("mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
          "--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--artifacts-destination", str(root / "artifacts"),
          "--workers", "1"],
-        f"http://127.0.0.1:{port}/health", root / "server.log", timeout=120)
+        f"http://127.0.0.1:{port}/health", root / "server.log", timeout=120,
+        # its GenAI job runner, unused here, keeps a store in /dev/shm that outlives a stop by PID
+        env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
     yield f"http://127.0.0.1:{port}"
     services.stop(proc)
 
