@@ -66,12 +66,11 @@ def r2(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(1 - ss_res / np.maximum(ss_tot, 1e-9)))
 
 
-def probe_r2(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-             ridge: float = 1.0) -> float:
-    """Held-out R^2 of a ridge regression from code one-hots to true actions (mean over outputs)."""
+def ridge_predict(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, ridge: float = 1.0) -> np.ndarray:
+    """Predictions for ``test_x`` of a ridge regression (with intercept) fitted on the training rows."""
     x = np.c_[train_x, np.ones(len(train_x))]
     w = np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ train_y)
-    return r2(test_y, np.c_[test_x, np.ones(len(test_x))] @ w)
+    return np.c_[test_x, np.ones(len(test_x))] @ w
 
 
 def probe_r2_by_episode(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = 5) -> float:
@@ -80,11 +79,9 @@ def probe_r2_by_episode(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds:
     if len(episodes) < 2:
         return float("nan")
     pred = np.zeros_like(y, dtype=float)
-    for k, held in enumerate(np.array_split(episodes, min(folds, len(episodes)))):
+    for held in np.array_split(episodes, min(folds, len(episodes))):
         test = np.isin(groups, held)
-        xt = np.c_[x[~test], np.ones((~test).sum())]
-        w = np.linalg.solve(xt.T @ xt + np.eye(xt.shape[1]), xt.T @ y[~test])
-        pred[test] = np.c_[x[test], np.ones(test.sum())] @ w
+        pred[test] = ridge_predict(x[~test], y[~test], x[test])
     return r2(y, pred)
 
 
