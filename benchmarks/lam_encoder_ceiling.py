@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from egovla import lam  # noqa: E402
-from egovla.corpus import Corpus  # noqa: E402
+from egovla.ingest.store import Corpus  # noqa: E402
 from egovla.ingest import IngestConfig, run as ingest  # noqa: E402
 from egovla.lam.data import Augmentation, Transitions, split_episodes  # noqa: E402
 from egovla.lam.evaluate import r2  # noqa: E402

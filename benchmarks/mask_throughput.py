@@ -21,7 +21,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2  # noqa: E402
 
-from egovla.corpus import Corpus  # noqa: E402
+from egovla.ingest.store import Corpus  # noqa: E402
 from egovla.ingest import IngestConfig, run as ingest  # noqa: E402
 from egovla.masks import motion_masks  # noqa: E402
 

@@ -1,5 +1,7 @@
 """Components for the latent action model: train (with its same-run ablation) and label."""
 
+from typing import Optional
+
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
@@ -7,26 +9,23 @@ from components import COMPONENT_IMAGE
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def lam_train_op(corpus: Input[Dataset], masks: Input[Dataset], run: Output[Model], metrics: Output[Metrics],
-                 preset: str = "tiny", steps: int = 0, ablation: bool = True):
+def lam_train_op(corpus: Input[Dataset], verdict: Input[Dataset], masks: Input[Dataset], run: Output[Model],
+                 metrics: Output[Metrics], preset: Optional[str] = None, params: dict = {}):  # noqa: B006
     """Trains the LAM; the run artifact holds ours/model, ablation/model, figures and metrics.json."""
-    from egovla.lam import preset as make_preset
-    from egovla.lam import run_train
+    from egovla.lam import LAMConfig, run_train
 
-    overrides = {"train": {"steps": steps}} if steps else {}
-    result = run_train(make_preset(preset, masks_dir=masks.path, ablation=ablation, **overrides), corpus.path,
-                       run.path)
-    for name, value in result.items():
-        metrics.log_metric(name, float(value))
-    run.metadata.update({"preset": preset, "model_subdir": "ours/model"})
+    config = LAMConfig.resolve(preset, params)
+    result = run_train(config, corpus.path, run.path, masks_dir=masks.path, verdict_dir=verdict.path)
+    for name, value in result.numeric_metrics().items():
+        metrics.log_metric(name, value)
+    run.metadata.update({"preset": config.preset, "model_subdir": "ours/model"})
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def lam_label_op(corpus: Input[Dataset], run: Input[Model], labels: Output[Dataset]):
-    """Latent action codes for every transition of the corpus."""
-    import os
+def lam_label_op(corpus: Input[Dataset], verdict: Input[Dataset], run: Input[Model], labels: Output[Dataset],
+                 preset: Optional[str] = None, params: dict = {}):  # noqa: B006
+    """Latent action codes for every usable transition of the corpus."""
+    from egovla.lam import LabelConfig, run_label
 
-    from egovla.lam import run_label
-
-    info = run_label(corpus.path, os.path.join(run.path, "ours", "model"), labels.path)
-    labels.metadata.update({k: v for k, v in info.items() if isinstance(v, (int, float, str))})
+    result = run_label(LabelConfig.resolve(preset, params), corpus.path, run.path, labels.path, verdict.path)
+    labels.metadata.update({k: v for k, v in result.details.items() if isinstance(v, (int, float, str))})

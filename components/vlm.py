@@ -1,5 +1,7 @@
 """Component for VLM latent-action pretraining (GPU nodes in the cluster; CPU under the local runner)."""
 
+from typing import Optional
+
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
@@ -7,22 +9,21 @@ from components import COMPONENT_IMAGE
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def vlm_pretrain_op(corpus: Input[Dataset], labels: Input[Dataset], run: Output[Model], metrics: Output[Metrics],
-                    backbone: str = "", preset: str = "tiny", steps: int = 0, zero_stage: int = 2,
-                    precision: str = "fp32", s3_endpoint: str = ""):
+def vlm_pretrain_op(corpus: Input[Dataset], verdict: Input[Dataset], labels: Input[Dataset], run: Output[Model],
+                    metrics: Output[Metrics], preset: Optional[str] = None, params: dict = {},  # noqa: B006
+                    backbone_params: dict = {}):  # noqa: B006
     """Pretrains the VLM on the labelled corpus; ``run`` holds model/ (save_pretrained) and metrics.json.
-    An empty ``backbone`` builds the tiny CPU-scale LLaVA (the embedded default)."""
+    Without a ``backbone`` in ``params`` the tiny CPU-scale LLaVA is built from ``backbone_params``
+    (the embedded default)."""
     import os
 
-    from egovla.io.sources import S3Settings
-    from egovla.vlm import build_tiny_llava, preset as make_preset, run_pretrain
+    from egovla.vlm import BackboneConfig, VLMConfig, run_backbone, run_pretrain
 
-    if not backbone:
-        backbone = str(build_tiny_llava(os.path.join(run.path, "tiny_backbone"), make_preset(preset).prompt))
-    overrides = {"steps": steps} if steps else {}
-    config = make_preset(preset, backbone=backbone, labels_dir=labels.path, zero_stage=zero_stage,
-                         precision=precision, **overrides)
-    result = run_pretrain(config, corpus.path, run.path, S3Settings(endpoint_url=s3_endpoint or None))
-    for name, value in result.items():
-        metrics.log_metric(name, float(value))
-    run.metadata.update({"preset": preset, "model_subdir": "model"})
+    config = VLMConfig.resolve(preset, params)
+    if config.backbone is None:
+        tiny = run_backbone(BackboneConfig.resolve(None, backbone_params), os.path.join(run.path, "tiny_backbone"))
+        config = VLMConfig.resolve(preset, params, {"backbone": tiny.out_dir})
+    result = run_pretrain(config, corpus.path, run.path, labels_dir=labels.path, verdict_dir=verdict.path)
+    for name, value in result.numeric_metrics().items():
+        metrics.log_metric(name, value)
+    run.metadata.update({"preset": config.preset, "model_subdir": "model"})

@@ -1,4 +1,8 @@
-"""Footage pipeline: ingest -> validate -> masks. Compile: `python -m pipelines.compile`."""
+"""Footage pipeline: ingest -> validate -> masks. Compile: `python -m pipelines.compile`.
+
+Each ``*_params`` argument is that stage's params.yaml section (it may name a ``preset``), so a kfp run
+resolves exactly the configs a `dvc repro` with the same params.yaml resolves.
+"""
 
 from kfp import dsl
 
@@ -7,14 +11,10 @@ from components.masks import masks_op
 
 
 @dsl.pipeline(name="egovla-footage", description="Ingest egocentric footage into a validated corpus.")
-def footage_pipeline(sources: list, fps: int = 10, size: int = 128, source_tag: str = "unknown",
-                     s3_endpoint: str = "", mask_backend: str = "motion", sam2_model: str = "") -> bool:
-    ingest = ingest_op(sources=sources, fps=fps, size=size, source_tag=source_tag, s3_endpoint=s3_endpoint)
-    ingest.set_display_name("ingest footage")
-    validate = validate_op(corpus=ingest.outputs["corpus"])
-    validate.set_display_name("validate corpus")
-    masks = masks_op(corpus=validate.outputs["validated"], backend=mask_backend, sam2_model=sam2_model,
-                     s3_endpoint=s3_endpoint)
-    masks.set_display_name("physical masks")
-    masks.set_cpu_request("2")
+def footage_pipeline(sources: list, ingest_params: dict = {}, validate_params: dict = {},  # noqa: B006
+                     masks_params: dict = {}) -> bool:  # noqa: B006
+    ingest = ingest_op(sources=sources, params=ingest_params).set_display_name("ingest footage")
+    validate = validate_op(corpus=ingest.outputs["corpus"], params=validate_params).set_display_name("validate corpus")
+    masks = masks_op(corpus=ingest.outputs["corpus"], verdict=validate.outputs["verdict"], params=masks_params)
+    masks.set_display_name("physical masks").set_cpu_request("2")
     return validate.outputs["Output"]

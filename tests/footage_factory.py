@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from egovla.video import encode_mp4
+from egovla.io.video import encode_mp4
 
 
 def moving_square(frames: int = 24, size: int = 64, seed: int = 0) -> np.ndarray:

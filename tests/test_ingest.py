@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import footage_factory as ff
-from egovla.corpus import IMAGE_KEY, Corpus, CorpusMismatch
+from egovla.ingest.store import IMAGE_KEY, Corpus, CorpusMismatch
 from egovla.ingest import IngestConfig, run
 from egovla.io.tables import read_parquet
 
@@ -15,7 +15,7 @@ CFG = IngestConfig(fps=10, size=32)
 
 def test_samples_become_lerobot_v3_episodes(samples, tmp_path):
     result = run(IngestConfig(size=64), [str(samples)], tmp_path / "corpus")
-    assert (result.added, result.rejected) == (6, 0)
+    assert (result.metrics["added"], result.metrics["rejected"]) == (6, 0)
     corpus = Corpus(tmp_path / "corpus")
     info = json.loads((tmp_path / "corpus/meta/info.json").read_text())
     assert info["codebase_version"] == "v3.0" and info["fps"] == 10 and info["total_episodes"] == 6
@@ -37,7 +37,7 @@ def test_samples_become_lerobot_v3_episodes(samples, tmp_path):
         assert frames.shape[1:] == (64, 64, 3)
         assert np.allclose(np.diff(data["timestamp"]), 0.1, atol=1e-5)
     tasks = corpus.tasks()
-    assert "arrange the letter blocks on the mat" in set(tasks["task"])
+    assert "arrange the letter blocks on the mat" in set(tasks.index) and list(tasks.columns) == ["task_index"]
 
 
 def test_ingest_is_idempotent_and_incremental(tmp_path):
@@ -48,11 +48,11 @@ def test_ingest_is_idempotent_and_incremental(tmp_path):
     first = run(CFG, [str(clips)], tmp_path / "corpus")
     shutil.copy(clips / "a.mp4", clips / "a_copy.mp4")  # same content under another name
     again = run(CFG, [str(clips)], tmp_path / "corpus")
-    assert (first.added, again.added, again.skipped) == (2, 0, 3)
+    assert (first.metrics["added"], again.metrics["added"], again.metrics["skipped"]) == (2, 0, 3)
     ff.good_clip(clips / "c.mp4", seed=3)
     more = run(CFG, [str(clips)], tmp_path / "corpus")
     manifest = Corpus(tmp_path / "corpus").manifest()
-    assert (more.added, len(manifest)) == (1, 3)
+    assert (more.metrics["added"], len(manifest)) == (1, 3)
     assert manifest["episode_index"].tolist() == [0, 1, 2] and manifest["clip_id"].is_unique
 
 
@@ -92,7 +92,7 @@ def test_bad_footage_is_rejected_with_reason_and_batch_completes(kind, tmp_path)
     bad = make(clips / f"b_{kind}.mp4")
     ff.good_clip(clips / "c_good.mp4", seed=2)
     result = run(CFG, [str(clips)], tmp_path / "corpus")
-    assert (result.added, result.rejected) == (2, 1)
+    assert (result.metrics["added"], result.metrics["rejected"]) == (2, 1)
     rejects = Corpus(tmp_path / "corpus").rejects()
     assert rejects["source_uri"].tolist() == [str(bad)]
     assert reason in rejects["reason"].iloc[0] and rejects["stage"].iloc[0] == "ingest"
@@ -104,15 +104,15 @@ def test_truncated_mp4_without_index_is_rejected(tmp_path):
     full = ff.good_clip(tmp_path / "full.mp4", frames=60)
     bad = ff.truncated(tmp_path / "cut.mp4", full)
     result = run(CFG, [str(bad), str(full)], tmp_path / "corpus")
-    assert (result.added, result.rejected) == (1, 1)
+    assert (result.metrics["added"], result.metrics["rejected"]) == (1, 1)
     assert "truncated or corrupt mp4" in Corpus(tmp_path / "corpus").rejects()["reason"].iloc[0]
 
 
 def test_missing_local_file_is_rejected(tmp_path):
     good = ff.good_clip(tmp_path / "a.mp4")
     result = run(CFG, [str(tmp_path / "nope.mp4"), str(good)], tmp_path / "corpus")
-    assert (result.added, result.rejected) == (1, 1)
-    assert "file not found" in result.rejects[0]["reason"]
+    assert (result.metrics["added"], result.metrics["rejected"]) == (1, 1)
+    assert "file not found" in result.details["rejects"][0]["reason"]
 
 
 def test_failed_append_leaves_corpus_consistent(tmp_path, monkeypatch):
@@ -123,11 +123,11 @@ def test_failed_append_leaves_corpus_consistent(tmp_path, monkeypatch):
     calls = {"n": 0}
     real = Corpus.append_episode
 
-    def flaky(self, frames, row):
+    def flaky(self, frames, row, truth=None):
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError("disk full")
-        return real(self, frames, row)
+        return real(self, frames, row, truth)
 
     monkeypatch.setattr(Corpus, "append_episode", flaky)
     with pytest.raises(OSError):
@@ -136,5 +136,5 @@ def test_failed_append_leaves_corpus_consistent(tmp_path, monkeypatch):
     corpus = Corpus(tmp_path / "corpus")
     assert len(corpus.manifest()) == 1 and corpus.read_frames(0).shape[0] == 24
     result = run(CFG, [str(clips)], tmp_path / "corpus")  # resumes: only the two missing clips
-    assert (result.added, result.skipped) == (2, 1)
+    assert (result.metrics["added"], result.metrics["skipped"]) == (2, 1)
     assert len(Corpus(tmp_path / "corpus").episodes()) == 3

@@ -5,9 +5,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from egovla.corpus import Corpus
+from egovla.ingest.store import Corpus
 from egovla.ingest import IngestConfig, run as ingest
-from egovla.lam import LatentActionModel, ModelConfig, preset, read_codes, run_label, run_train
+from egovla.lam import LabelConfig, LAMConfig, LatentActionModel, ModelConfig, read_codes, run_label, run_train
 from egovla.lam.nsvq import NoiseSubstitutionVQ
 from egovla.lam.train import train
 from egovla.lam.data import Augmentation, Transitions, augment, patch_shares, split_episodes
@@ -123,7 +123,7 @@ def test_split_is_by_episode_and_deterministic():
 
 
 def test_training_is_deterministic_and_resumes_exactly(lam_corpus, tmp_path):
-    cfg = preset("tiny", **FAST)
+    cfg = LAMConfig.resolve(section=FAST)
     data = Transitions(lam_corpus, [0, 1, 2], 64, cfg.train.frame_gap, 8)
     whole, history, _ = train(cfg.model, cfg.train, data, tmp_path / "whole")
     again, _, _ = train(cfg.model, cfg.train, data, tmp_path / "again")
@@ -138,8 +138,8 @@ def test_training_is_deterministic_and_resumes_exactly(lam_corpus, tmp_path):
 
 
 def test_train_label_and_read_codes(lam_corpus, tmp_path):
-    metrics = run_train(preset("tiny", **{**FAST, "robot_episodes": 2, "robot_tasks": ["reach-v3"]}), lam_corpus,
-                        tmp_path / "run")
+    metrics = run_train(LAMConfig.resolve(section={**FAST, "robot_episodes": 2, "robot_tasks": ["reach-v3"]}),
+                        lam_corpus, tmp_path / "run").metrics
     assert np.isfinite(metrics["probe.robot_action_r2"]) and np.isfinite(metrics["ablation.probe.robot_action_r2"])
     for key in ("recon.full.fg", "recon.full.bg", "recon.action_only.fg", "recon.background_only.bg",
                 "action.usage", "action.perplexity", "background.usage", "background.perplexity",
@@ -150,7 +150,7 @@ def test_train_label_and_read_codes(lam_corpus, tmp_path):
         assert (tmp_path / "run" / png).stat().st_size > 1000
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["preset"] == "tiny" and saved["train"]["steps"] == 12
-    info = run_label(lam_corpus, tmp_path / "run" / "ours" / "model")
+    info = run_label(LabelConfig(), lam_corpus, tmp_path / "run").details  # the run folder names its model
     k = saved["train"]["frame_gap"]
     assert info["episodes"] == 5 and info["frame_gap"] == k
     codes = read_codes(lam_corpus, 2)
@@ -166,7 +166,7 @@ def test_train_label_and_read_codes(lam_corpus, tmp_path):
 def test_missing_masks_is_a_clear_error(synth_dir, tmp_path):
     ingest(IngestConfig(size=64), [str(synth_dir / "scene_0000.mp4")], tmp_path / "c")
     with pytest.raises(FileNotFoundError, match="egovla masks"):
-        run_train(preset("tiny", **FAST), tmp_path / "c", tmp_path / "run")
+        run_train(LAMConfig.resolve(section=FAST), tmp_path / "c", tmp_path / "run")
 
 
 def test_metaworld_scripted_rollout_renders_upright_with_true_actions():

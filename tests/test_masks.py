@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from egovla.corpus import Corpus
+from egovla.ingest.store import Corpus
 from egovla.ingest import IngestConfig, run as ingest
 from egovla.io.tables import read_parquet
 from egovla.masks import MaskConfig, motion_masks, read_masks, run
@@ -81,7 +81,7 @@ def test_lighting_drift_does_not_spoil_the_masks():
 def test_stage_masks_every_episode_reads_back_lossless_and_scores(synth_dir, tmp_path):
     ingest(IngestConfig(size=128), [str(synth_dir)], tmp_path / "c")
     result = run(MaskConfig(), tmp_path / "c")
-    assert (result.processed, result.failed) == (5, 0)
+    assert (result.metrics["processed"], result.metrics["failed"]) == (5, 0)
     corpus = Corpus(tmp_path / "c")
     for e in range(5):
         frames = corpus.read_frames(e)
@@ -103,12 +103,12 @@ def test_resume_skips_done_episodes_and_redoes_changed_settings(synth_dir, tmp_p
     ingest(IngestConfig(size=64), [str(synth_dir)], tmp_path / "c")
     first = run(MaskConfig(), tmp_path / "c")
     again = run(MaskConfig(), tmp_path / "c")
-    assert (first.processed, again.processed, again.skipped) == (5, 0, 5)
+    assert (first.metrics["processed"], again.metrics["processed"], again.metrics["skipped"]) == (5, 0, 5)
     (tmp_path / "c/masks/motion/episode_000003.npz").unlink()
     partial = run(MaskConfig(), tmp_path / "c")
-    assert (partial.processed, partial.skipped) == (1, 4)
+    assert (partial.metrics["processed"], partial.metrics["skipped"]) == (1, 4)
     changed = run(MaskConfig(motion={"floor": 30.0}), tmp_path / "c")
-    assert changed.processed == 5
+    assert changed.metrics["processed"] == 5
 
 
 def test_workers_give_identical_masks(synth_dir, tmp_path):
@@ -131,8 +131,8 @@ def test_odd_inputs_get_defined_outputs_and_flags_and_the_rest_completes(tmp_pat
                                      "whip": whip, "single": good[:1], "broken": good[:8]}, size=64)
     corpus.video_path(4).write_bytes(b"not a video")
     result = run(MaskConfig(), corpus.root)
-    assert (result.processed, result.failed) == (4, 1)
-    assert "episode 4" in result.errors[0]["error"]
+    assert (result.metrics["processed"], result.metrics["failed"]) == (4, 1)
+    assert "episode 4" in result.details["errors"][0]["error"]
     summary = read_parquet(corpus.root / "masks/motion/summary.parquet").set_index("episode_index")
     assert "textureless" in summary.loc[1, "flags"] and not read_masks(corpus.root, 1).any()
     whip_flags = summary.loc[2, "flags"]
@@ -146,7 +146,7 @@ def test_frames_smaller_than_the_flow_window_are_flagged(tmp_path):
     tiny = (np.random.default_rng(1).random((10, 12, 12, 3)) * 255).astype(np.uint8)
     corpus = _corpus_with(tmp_path, {"tiny": tiny}, size=12)
     result = run(MaskConfig(), corpus.root)
-    assert result.processed == 1
+    assert result.metrics["processed"] == 1
     summary = read_parquet(corpus.root / "masks/motion/summary.parquet")
     assert summary["flags"].iloc[0] == "too_small:10" and not read_masks(corpus.root, 0).any()
 
@@ -174,8 +174,8 @@ def test_sam2_backend_with_tiny_model_from_folder_and_s3(synth_dir, tmp_path, s3
     ingest(IngestConfig(size=64), [str(synth_dir / "scene_0001.mp4"), str(synth_dir / "scene_0002.mp4")],
            tmp_path / "c")
     result = run(MaskConfig(backend="sam2", sam2_model=str(model)), tmp_path / "c")
-    assert (result.processed, result.failed) == (2, 0), result.errors
-    masks = read_masks(tmp_path / "c", 0, backend="sam2")
+    assert (result.metrics["processed"], result.metrics["failed"]) == (2, 0), result.details["errors"]
+    masks = read_masks(tmp_path / "c", 0)
     assert masks.shape == (24, 64, 64) and masks.dtype == bool
     s3 = boto3.client("s3", endpoint_url=s3_server)
     s3.create_bucket(Bucket="models")
@@ -187,9 +187,9 @@ def test_sam2_backend_with_tiny_model_from_folder_and_s3(synth_dir, tmp_path, s3
     monkeypatch.setattr(models, "CACHE", tmp_path / "cache")
     from_s3 = run(MaskConfig(backend="sam2", sam2_model="s3://models/sam2/tiny", s3_endpoint=s3_server),
                   tmp_path / "c", tmp_path / "from_s3")
-    assert from_s3.processed == 2
+    assert from_s3.metrics["processed"] == 2
     assert np.array_equal(read_masks(tmp_path / "c", 1, masks_dir=tmp_path / "from_s3"),
-                          read_masks(tmp_path / "c", 1, backend="sam2"))
+                          read_masks(tmp_path / "c", 1))
 
 
 def test_masks_log_metrics_and_contact_sheets_to_mlflow(tracked, samples, tmp_path):

@@ -80,7 +80,7 @@ print("RESULT", json.dumps({{"ok": task.output, "corpus": single.outputs["corpus
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.split("RESULT", 1)[1])
     assert result["ok"] is True
-    from egovla.corpus import Corpus
+    from egovla.ingest.store import Corpus
 
     assert len(Corpus(result["corpus"]).manifest()) == 1
     validated = next((tmp_path / "root").glob("egovla-footage-*/validate-op/validated"))

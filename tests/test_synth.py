@@ -2,9 +2,9 @@ import json
 
 import numpy as np
 
-from egovla.corpus import Corpus
+from egovla.ingest.store import Corpus
 from egovla.ingest import IngestConfig, run as ingest
-from egovla.synth import KINDS, SceneSpec, SynthConfig, read_ground_truth, render, run
+from egovla.synth import KINDS, SceneSpec, SynthConfig, read_truth, render, run, truth_path
 
 
 def test_every_kind_renders_with_ground_truth():
@@ -43,10 +43,10 @@ def test_stage_writes_clips_that_ingest_one_to_one(synth_dir, tmp_path):
     metrics = json.loads((synth_dir / "metrics.json").read_text())
     assert metrics["clips"] == 5 and all(metrics[f"clips_{k}"] == 1 for k in KINDS)
     result = ingest(IngestConfig(fps=10, size=128), [str(synth_dir)], tmp_path / "corpus")
-    assert result.added == 5 and result.rejected == 0
+    assert result.metrics["added"] == 5 and result.metrics["rejected"] == 0
     corpus = Corpus(tmp_path / "corpus")
     row = corpus.manifest().iloc[2]
-    truth = read_ground_truth(row["source_uri"])
+    truth = read_truth(truth_path(row["source_uri"]))
     frames = corpus.read_frames(int(row["episode_index"]))
     assert len(frames) == len(truth.masks) == 24 and row["task"] == truth.task
     assert row["licence"].startswith("generated")

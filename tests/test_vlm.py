@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 import services
 
 from egovla.ingest import IngestConfig, run as ingest
-from egovla.lam import preset as lam_preset, run_label, run_train
+from egovla.lam import LabelConfig, LAMConfig, run_label, run_train
 from egovla.masks import MaskConfig, run as make_masks
 from egovla.vlm import VLMConfig, build_tiny_llava, load_backbone, run_pretrain
 from egovla.vlm.backbone import IGNORE
@@ -26,9 +26,9 @@ def labelled(synth_dir, tmp_path_factory):
     corpus = root / "corpus"
     ingest(IngestConfig(size=64), [str(synth_dir)], corpus)
     make_masks(MaskConfig(), corpus)
-    run_train(lam_preset("tiny", train={"steps": 10, "batch_size": 8}, ablation=False, robot_episodes=0),
-              corpus, root / "lam")
-    run_label(corpus, root / "lam" / "ours" / "model")
+    run_train(LAMConfig.resolve(section={"train": {"steps": 10, "batch_size": 8}, "ablation": False,
+                                         "robot_episodes": 0}), corpus, root / "lam")
+    run_label(LabelConfig(), corpus, root / "lam" / "ours" / "model")
     return corpus
 
 
@@ -54,7 +54,7 @@ def test_action_tokens_and_loss_only_on_them(backbone_dir):
 
 
 def test_pretrain_exports_plain_safetensors_and_reports_baseline(labelled, backbone_dir, tmp_path):
-    metrics = run_pretrain(VLMConfig(backbone=str(backbone_dir), **FAST), labelled, tmp_path)
+    metrics = run_pretrain(VLMConfig(backbone=str(backbone_dir), **FAST), labelled, tmp_path).metrics
     for key in ("token_accuracy", "code_accuracy", "majority_token_accuracy", "majority_code_accuracy", "eval_loss"):
         assert key in metrics and np.isfinite(metrics[key])
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics

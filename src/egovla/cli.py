@@ -1,20 +1,29 @@
-"""The `egovla` command: one subcommand per stage, each a thin call into the library."""
+"""The `egovla` command: one subcommand per stage, each a thin call into the library.
+
+Every stage command resolves its config the one way (``egovla.config``): class defaults < ``--preset``
+< the stage's ``--params`` section < its typed options and ``--set dotted.key=value``. ``egovla config
+STAGE`` prints the config a run with the same arguments would use.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+
+from egovla.config import ConfigError, StageResult, stage_config
 
 app = typer.Typer(help="egovla: robot policies from unlabeled egocentric human video.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
 ParamsOpt = Annotated[Optional[Path], typer.Option("--params", help="params.yaml; the stage's section is used")]
+PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="named preset (default: the params section's, else tiny)")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="dotted.key=value override (repeatable)")]
 MetricsOpt = Annotated[Optional[Path], typer.Option("--metrics-file", help="also write metrics JSON here (DVC)")]
+VerdictOpt = Annotated[Optional[Path], typer.Option("--verdict", help="validation verdict folder (default <corpus>/meta/validate)")]
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -29,24 +38,63 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     _setup_logging(verbose)
 
 
-def _params_section(params: Path | None, name: str) -> dict:
-    """A stage's section of params.yaml as a mutable dict (empty without a params file)."""
-    import yaml
+def _config(stage: str, params: Path | None, preset: str | None, sets: list[str] | None,
+            **options: Any):
+    """The resolved config of ``stage``; a config mistake is a one-line error, not a traceback."""
+    try:
+        return stage_config(stage).from_params(params, preset, options, sets or ())
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
-    return dict((yaml.safe_load(params.read_text()) or {}).get(name, {})) if params else {}
+
+def _done(result: StageResult, metrics_file: Path | None) -> StageResult:
+    if metrics_file is not None:
+        metrics_file.parent.mkdir(parents=True, exist_ok=True)
+        metrics_file.write_text(json.dumps(result.metrics, indent=2, sort_keys=True, default=str) + "\n")
+    return result
 
 
-def _copy_metrics(src: Path, dst: Path | None) -> None:
-    if dst is not None:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
+def _fail_on_path(exc: Exception) -> None:
+    """A missing or wrong folder is the user's to fix: say so without a traceback."""
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2) from None
+
+
+@app.command("config")
+def show_config(
+    stage: Annotated[str, typer.Argument(help="stage: synth, ingest, validate, masks, lam, label, vlm_backbone, vlm")],
+    preset: PresetOpt = None, params: ParamsOpt = None, sets: SetOpt = None,
+) -> None:
+    """Print a stage's resolved config as JSON: the one a run with these arguments would use."""
+    try:
+        typer.echo(stage_config(stage).from_params(params, preset, None, sets or ()).to_json())
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option(help="output folder for clips and ground truth")],
+    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
+    clips: Annotated[Optional[int], typer.Option(help="number of clips")] = None,
+    frames: Annotated[Optional[int], typer.Option(help="frames per clip")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="random seed")] = None,
+    metrics_file: MetricsOpt = None,
+) -> None:
+    """Generate egocentric scenes with ground-truth masks and actor displacement."""
+    from egovla import synth as stage
+
+    config = _config("synth", params, preset, sets, clips=clips, frames=frames, seed=seed)
+    typer.echo(json.dumps(_done(stage.run(config, out), metrics_file).metrics))
 
 
 @app.command()
 def ingest(
     sources: Annotated[list[str], typer.Argument(help="clip files, folders, or s3://bucket/prefix")],
     corpus: Annotated[Path, typer.Option(help="corpus folder (created or appended to)")],
-    params: ParamsOpt = None,
+    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
     fps: Annotated[Optional[int], typer.Option(help="target frame rate")] = None,
     size: Annotated[Optional[int], typer.Option(help="target square size in px")] = None,
     source_tag: Annotated[Optional[str], typer.Option(help="tag for the manifest (e.g. ego4d)")] = None,
@@ -57,62 +105,43 @@ def ingest(
     """Decode clips into fixed-fps episodes (LeRobotDataset v3 layout); bad clips go to rejects."""
     from egovla import ingest as stage
 
-    config = stage.IngestConfig.load(params, "ingest", fps=fps, size=size, source_tag=source_tag,
-                                     licence=licence, s3_endpoint=s3_endpoint)
-    result = stage.run(config, sources, corpus)
-    _copy_metrics(corpus / "meta" / "ingest" / "metrics.json", metrics_file)
-    typer.echo(f"added {result.added}, skipped {result.skipped} (already in corpus), rejected {result.rejected}; "
-               f"corpus now {result.episodes_total} episodes")
-    for r in result.rejects:
+    config = _config("ingest", params, preset, sets, fps=fps, size=size, source_tag=source_tag, licence=licence,
+                     s3_endpoint=s3_endpoint)
+    m = _done(stage.run(config, sources, corpus), metrics_file)
+    typer.echo(f"added {m.metrics['added']}, skipped {m.metrics['skipped']} (already in corpus), rejected "
+               f"{m.metrics['rejected']}, ignored {m.metrics['ignored']} (not media); corpus now "
+               f"{m.metrics['episodes_total']} episodes")
+    for r in m.details["rejects"]:
         typer.echo(f"  reject {r['source_uri']}: {r['reason']}")
 
 
 @app.command()
 def validate(
     corpus: Annotated[Path, typer.Option(help="corpus folder")],
-    out: Annotated[Optional[Path], typer.Option(help="validate a copy written here (input untouched)")] = None,
-    params: ParamsOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="verdict folder (default <corpus>/meta/validate)")] = None,
+    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
     metrics_file: MetricsOpt = None,
     strict: Annotated[bool, typer.Option(help="exit 1 if any expectation fails")] = False,
 ) -> None:
-    """Run the great-expectations suites; quarantine clips that fail."""
+    """Run the great-expectations suites; write a verdict that quarantines clips that fail."""
     from egovla import validate as stage
 
-    report = stage.run(stage.ValidateConfig.load(params, "validate"), corpus, out)
-    _copy_metrics((out or corpus) / "meta" / "validate" / "metrics.json", metrics_file)
-    for r in report.results:
-        mark = "PASS" if r["success"] else "FAIL"
+    result = _done(stage.run(_config("validate", params, preset, sets), corpus, out), metrics_file)
+    for r in result.details["results"]:
         ids = f" clips={r['failing_clip_ids']}" if r["failing_clip_ids"] else ""
-        typer.echo(f"{mark} {r['suite']}.{r['expectation']} {json.dumps(r['kwargs'])}{ids}")
-    typer.echo(f"{'passed' if report.success else 'FAILED'}: {report.clips} clips, "
-               f"{len(report.quarantined)} quarantined")
-    if strict and not report.success:
+        typer.echo(f"{'PASS' if r['success'] else 'FAIL'} {r['suite']}.{r['expectation']} {json.dumps(r['kwargs'])}{ids}")
+    typer.echo(f"{'passed' if result.details['success'] else 'FAILED'}: {result.metrics['clips']} clips, "
+               f"{result.metrics['quarantined']} quarantined -> {result.out_dir}")
+    if strict and not result.details["success"]:
         raise typer.Exit(1)
-
-
-@app.command()
-def synth(
-    out: Annotated[Path, typer.Option(help="output folder for clips and ground truth")],
-    params: ParamsOpt = None,
-    clips: Annotated[Optional[int], typer.Option(help="number of clips")] = None,
-    frames: Annotated[Optional[int], typer.Option(help="frames per clip")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="random seed")] = None,
-    metrics_file: MetricsOpt = None,
-) -> None:
-    """Generate egocentric scenes with ground-truth masks and actor displacement."""
-    from egovla import synth as stage
-
-    config = stage.SynthConfig.load(params, "synth", clips=clips, frames=frames, seed=seed)
-    metrics = stage.run(config, out)
-    _copy_metrics(out / "metrics.json", metrics_file)
-    typer.echo(json.dumps(metrics))
 
 
 @app.command()
 def masks(
     corpus: Annotated[Path, typer.Option(help="corpus folder")],
     out: Annotated[Optional[Path], typer.Option(help="masks folder (default: <corpus>/masks/<backend>)")] = None,
-    params: ParamsOpt = None,
+    verdict: VerdictOpt = None,
+    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
     backend: Annotated[Optional[str], typer.Option(help="motion (CPU, no weights) or sam2")] = None,
     sam2_model: Annotated[Optional[str], typer.Option(help="SAM2 weights: local folder or s3:// prefix")] = None,
     workers: Annotated[Optional[int], typer.Option(help="processes over episodes")] = None,
@@ -121,16 +150,18 @@ def masks(
     """Per-frame physical masks of what the actor moves, for every usable episode."""
     from egovla import masks as stage
 
-    config = stage.MaskConfig.load(params, "masks", backend=backend, sam2_model=sam2_model, workers=workers)
-    result = stage.run(config, corpus, out)
-    _copy_metrics(Path(result.masks_dir) / "metrics.json", metrics_file)
+    config = _config("masks", params, preset, sets, backend=backend, sam2_model=sam2_model, workers=workers)
+    try:
+        result = _done(stage.run(config, corpus, out, verdict), metrics_file)
+    except FileNotFoundError as exc:
+        _fail_on_path(exc)
     m = result.metrics
-    typer.echo(f"masks ({config.backend}) -> {result.masks_dir}: {result.processed} episodes done, "
-               f"{result.skipped} already done, {result.failed} failed; {m['frames_per_s']:.0f} frames/s")
+    typer.echo(f"masks ({config.backend}) -> {result.out_dir}: {m['processed']} episodes done, "
+               f"{m['skipped']} already done, {m['failed']} failed; {m['frames_per_s']:.0f} frames/s")
     if "iou.mean" in m:
         typer.echo(f"  IoU vs ground truth: ours {m['iou.mean']:.3f}, frame-difference baseline "
                    f"{m['iou_baseline.mean']:.3f}")
-    for error in result.errors:
+    for error in result.details["errors"]:
         typer.echo(f"  failed: {error['error']}")
 
 
@@ -141,25 +172,22 @@ app.add_typer(lam_app, name="lam")
 @lam_app.command("train")
 def lam_train(
     corpus: Annotated[Path, typer.Option(help="corpus folder (with masks)")],
-    out: Annotated[Path, typer.Option(help="run folder: model/, checkpoints/, metrics, figures")],
-    preset: Annotated[str, typer.Option(help="tiny (CPU, minutes) or paper")] = "tiny",
-    params: ParamsOpt = None,
-    masks_dir: Annotated[Optional[str], typer.Option(help="masks folder (default <corpus>/masks/motion)")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="override training steps")] = None,
+    out: Annotated[Path, typer.Option(help="run folder: ours/model, ablation/model, checkpoints, metrics, figures")],
+    masks_dir: Annotated[Optional[Path], typer.Option(help="masks folder (default: the one under <corpus>/masks/)")] = None,
+    verdict: VerdictOpt = None,
+    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
+    steps: Annotated[Optional[int], typer.Option(help="training steps (train.steps)")] = None,
     ablation: Annotated[Optional[bool], typer.Option(help="also train the no-mask single-codebook baseline")] = None,
     metrics_file: MetricsOpt = None,
 ) -> None:
     """Train the latent action model (resumes from its last checkpoint in --out)."""
     from egovla import lam
 
-    section = _params_section(params, "lam")
-    name = section.pop("preset", preset)
-    if steps:
-        section["train"] = {**section.get("train", {}), "steps": steps}
-    section.update({k: v for k, v in {"masks_dir": masks_dir, "ablation": ablation}.items() if v is not None})
-    config = lam.preset(name, **section)
-    metrics = lam.run_train(config, corpus, out)
-    _copy_metrics(out / "metrics.json", metrics_file)
+    config = _config("lam", params, preset, sets, **{"train.steps": steps, "ablation": ablation})
+    try:
+        metrics = _done(lam.run_train(config, corpus, out, masks_dir, verdict), metrics_file).metrics
+    except (FileNotFoundError, ValueError) as exc:
+        _fail_on_path(exc)
     for key in ("action.perplexity", "probe.displacement_r2", "swap_invariance", "motion_sensitivity"):
         if key in metrics:
             ablated = metrics.get(f"ablation.{key}")
@@ -169,15 +197,22 @@ def lam_train(
 @lam_app.command("label")
 def lam_label(
     corpus: Annotated[Path, typer.Option(help="corpus folder")],
-    model: Annotated[Path, typer.Option(help="a trained model folder (<run>/ours/model)")],
+    model: Annotated[Path, typer.Option(help="a `lam train` run folder, or a model folder inside it")],
     out: Annotated[Optional[Path], typer.Option(help="labels folder (default <corpus>/latent_actions)")] = None,
+    verdict: VerdictOpt = None,
+    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
+    metrics_file: MetricsOpt = None,
 ) -> None:
-    """Write every transition's latent action codes into the corpus."""
+    """Write every transition's latent action codes."""
     from egovla import lam
 
-    info = lam.run_label(corpus, model, out)
+    try:
+        result = _done(lam.run_label(_config("label", params, preset, sets), corpus, model, out, verdict), metrics_file)
+    except FileNotFoundError as exc:
+        _fail_on_path(exc)
+    info = result.details
     typer.echo(f"labelled {info['episodes']} episodes, {info['transitions']} transitions "
-               f"(k={info['frame_gap']}) -> {out or corpus / 'latent_actions'}")
+               f"(k={info['frame_gap']}) -> {result.out_dir}")
 
 
 vlm_app = typer.Typer(help="VLM latent-action pretraining (DeepSpeed).", no_args_is_help=True)
@@ -187,13 +222,15 @@ app.add_typer(vlm_app, name="vlm")
 @vlm_app.command("tiny")
 def vlm_tiny(
     out: Annotated[Path, typer.Option(help="save_pretrained folder to write")],
-    image_size: Annotated[int, typer.Option(help="input image size")] = 64,
-    seed: int = 0,
+    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
+    image_size: Annotated[Optional[int], typer.Option(help="input image size")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="random seed")] = None,
 ) -> None:
     """Build a tiny random-init LLaVA (and a tokenizer trained here): the CPU-scale backbone."""
-    from egovla.vlm import VLMConfig, build_tiny_llava
+    from egovla import vlm
 
-    typer.echo(f"tiny backbone -> {build_tiny_llava(out, VLMConfig().prompt, image_size=image_size, seed=seed)}")
+    config = _config("vlm_backbone", params, preset, sets, image_size=image_size, seed=seed)
+    typer.echo(f"tiny backbone -> {vlm.run_backbone(config, out).out_dir}")
 
 
 @vlm_app.command("pretrain")
@@ -201,10 +238,10 @@ def vlm_pretrain(
     corpus: Annotated[Path, typer.Option(help="corpus labelled by `egovla lam label`")],
     out: Annotated[Path, typer.Option(help="run folder: model/, checkpoints/, metrics, figures")],
     backbone: Annotated[Optional[str], typer.Option(help="save_pretrained folder or s3:// uri")] = None,
-    preset: Annotated[str, typer.Option(help="tiny (CPU) or base (GPU nodes)")] = "tiny",
-    params: ParamsOpt = None,
-    labels_dir: Annotated[Optional[str], typer.Option(help="labels folder (default <corpus>/latent_actions)")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="override training steps")] = None,
+    labels_dir: Annotated[Optional[Path], typer.Option(help="labels folder (default <corpus>/latent_actions)")] = None,
+    verdict: VerdictOpt = None,
+    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
+    steps: Annotated[Optional[int], typer.Option(help="training steps")] = None,
     zero_stage: Annotated[Optional[int], typer.Option(help="DeepSpeed ZeRO stage 0-3")] = None,
     precision: Annotated[Optional[str], typer.Option(help="fp32 or bf16")] = None,
     metrics_file: MetricsOpt = None,
@@ -212,13 +249,15 @@ def vlm_pretrain(
     """Pretrain a VLM to predict latent actions (resumes; run under torchrun/deepspeed for several ranks)."""
     from egovla import vlm
 
-    section = _params_section(params, "vlm")
-    name = section.pop("preset", preset)
-    section.update({k: v for k, v in {"backbone": backbone, "labels_dir": labels_dir, "steps": steps,
-                                      "zero_stage": zero_stage, "precision": precision}.items() if v is not None})
-    metrics = vlm.run_pretrain(vlm.preset(name, **section), corpus, out)
+    config = _config("vlm", params, preset, sets, backbone=backbone, steps=steps, zero_stage=zero_stage,
+                     precision=precision)
+    try:
+        result = vlm.run_pretrain(config, corpus, out, labels_dir, verdict)
+    except FileNotFoundError as exc:
+        _fail_on_path(exc)
+    metrics = result.metrics
     if metrics:  # rank 0
-        _copy_metrics(out / "metrics.json", metrics_file)
+        _done(result, metrics_file)
         typer.echo(f"held-out code accuracy {metrics['code_accuracy']:.3f} (majority {metrics['majority_code_accuracy']:.3f}), "
                    f"token accuracy {metrics['token_accuracy']:.3f} (majority {metrics['majority_token_accuracy']:.3f}) "
                    f"-> {out / 'model'}")

@@ -1,8 +1,9 @@
 """The main job on the embedded default: sample footage (+ generated scenes with ground truth) ->
-corpus -> validation -> physical masks -> latent action model (tiny preset) -> labels -> VLM latent-action
+corpus -> validation verdict -> physical masks -> latent action model -> labels -> VLM latent-action
 pretraining (tiny LLaVA, DeepSpeed on CPU) -> summary.
 
-Later stages (robot adaptation, ...) extend this same job.
+Every stage's config resolves the one way, from the repository's params.yaml (the same values
+`dvc repro` uses). Later stages (robot adaptation, ...) extend this same job.
 """
 
 from __future__ import annotations
@@ -11,53 +12,60 @@ import logging
 from pathlib import Path
 
 from egovla import ingest, lam, masks, synth, validate, vlm
-from egovla.corpus import Corpus
+from egovla.ingest.store import Corpus
 
 log = logging.getLogger(__name__)
-SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "data" / "samples"
+PARAMS = REPO / "params.yaml"
 
 
-def run(out_dir: str | Path = "outputs/demo", samples: str | Path = SAMPLES) -> dict:
+def run(out_dir: str | Path = "outputs/demo", samples: str | Path = SAMPLES, params: Path | None = None) -> dict:
+    params = params if params is not None else (PARAMS if PARAMS.exists() else None)
     out = Path(out_dir)
     corpus_dir = out / "corpus"
     scenes = out / "scenes"
     if not (scenes / "metrics.json").exists():
-        synth.run(synth.SynthConfig(clips=20, frames=40, seed=0), scenes)  # enough episodes for the LAM probe
-    ingested = ingest.run(ingest.IngestConfig(source_tag="sample"), [str(samples), str(scenes)], corpus_dir)
-    report = validate.run(validate.ValidateConfig(), corpus_dir)
-    masked = masks.run(masks.MaskConfig(workers=2), corpus_dir)
-    lam_metrics = lam.run_train(lam.preset("tiny"), corpus_dir, out / "lam")
-    labels = lam.run_label(corpus_dir, out / "lam" / "ours" / "model")
-    vlm_config = vlm.preset("tiny")
+        synth.run(synth.SynthConfig.from_params(params), scenes)
+    ingested = ingest.run(ingest.IngestConfig.from_params(params), [str(samples), str(scenes)], corpus_dir)
+    verdict = validate.run(validate.ValidateConfig.from_params(params), corpus_dir)
+    masked = masks.run(masks.MaskConfig.from_params(params), corpus_dir)
+    lam_result = lam.run_train(lam.LAMConfig.from_params(params), corpus_dir, out / "lam")
+    labels = lam.run_label(lam.LabelConfig.from_params(params), corpus_dir, out / "lam")
     backbone = out / "vlm_backbone"
     if not (backbone / "config.json").exists():
-        vlm.build_tiny_llava(backbone, vlm_config.prompt)
-    vlm_metrics = vlm.run_pretrain(vlm_config.model_copy(update={"backbone": str(backbone)}), corpus_dir, out / "vlm")
+        vlm.run_backbone(vlm.BackboneConfig.from_params(params), backbone)
+    vlm_config = vlm.VLMConfig.from_params(params, overrides={"backbone": str(backbone)})
+    vlm_metrics = vlm.run_pretrain(vlm_config, corpus_dir, out / "vlm").metrics
     corpus = Corpus(corpus_dir)
     manifest = corpus.manifest()
+    lm, mm = lam_result.metrics, masked.metrics
+
+    def pair(key: str, digits: int = 3) -> str:
+        return f"{lm.get(key, float('nan')):.{digits}f} (ablation {lm.get(f'ablation.{key}', float('nan')):.{digits}f})"
+
     return {
         "corpus": str(corpus_dir), "data_version": corpus.version(),
         "clips": len(manifest), "frames": int(manifest["episode_frames"].sum()) if len(manifest) else 0,
-        "added_this_run": ingested.added, "skipped_this_run": ingested.skipped,
-        "rejects": len(corpus.rejects()), "usable_episodes": len(corpus.usable_episodes()),
-        "validation": "passed" if report.success else "failed",
-        "expectations": f"{sum(r['success'] for r in report.results)}/{len(report.results)} passed",
-        "ingest_source_fps": round(ingested.metrics()["source_frames_per_s"], 1),
-        "masks": masked.masks_dir,
-        "mask_frames_per_s": round(masked.metrics["frames_per_s"], 1),
-        "mask_iou_vs_truth": round(masked.metrics.get("iou.mean", float("nan")), 3),
-        "mask_iou_baseline": round(masked.metrics.get("iou_baseline.mean", float("nan")), 3),
-        "contact_sheets": str(Path(masked.masks_dir) / "contact_sheets"),
+        "added_this_run": ingested.metrics["added"], "skipped_this_run": ingested.metrics["skipped"],
+        "rejects": len(corpus.rejects()), "quarantined": verdict.metrics["quarantined"],
+        "usable_episodes": mm["episodes"],
+        "validation": "passed" if verdict.details["success"] else "failed",
+        "expectations": f"{verdict.metrics['expectations'] - verdict.metrics['expectations_failed']}/"
+                        f"{verdict.metrics['expectations']} passed",
+        "ingest_source_fps": round(ingested.metrics["source_frames_per_s"], 1),
+        "masks": masked.out_dir,
+        "mask_frames_per_s": round(mm["frames_per_s"], 1),
+        "mask_iou_vs_truth": round(mm.get("iou.mean", float("nan")), 3),
+        "mask_iou_baseline": round(mm.get("iou_baseline.mean", float("nan")), 3),
+        "contact_sheets": str(Path(masked.out_dir) / "contact_sheets"),
         "lam_model": str(out / "lam" / "ours" / "model"),
-        "lam_action_perplexity": f"{lam_metrics['action.perplexity']:.2f} of 16 "
-                                 f"(ablation {lam_metrics.get('ablation.action.perplexity', float('nan')):.2f})",
-        "lam_probe_r2": f"{lam_metrics.get('probe.displacement_r2', float('nan')):.3f} "
-                        f"(ablation {lam_metrics.get('ablation.probe.displacement_r2', float('nan')):.3f})",
-        "lam_robot_action_r2": f"{lam_metrics.get('probe.robot_action_r2', float('nan')):.3f} "
-                               f"(ablation {lam_metrics.get('ablation.probe.robot_action_r2', float('nan')):.3f})",
-        "lam_swap_invariance": f"{lam_metrics['swap_invariance']:.3f} "
-                               f"(ablation {lam_metrics.get('ablation.swap_invariance', float('nan')):.3f})",
-        "labelled_transitions": labels["transitions"],
+        "lam_action_perplexity": f"{lm['action.perplexity']:.2f} of 16 "
+                                 f"(ablation {lm.get('ablation.action.perplexity', float('nan')):.2f})",
+        "lam_probe_r2": pair("probe.displacement_r2"),
+        "lam_robot_action_r2": pair("probe.robot_action_r2"),
+        "lam_swap_invariance": pair("swap_invariance"),
+        "labelled_transitions": labels.metrics["transitions"],
         "vlm_model": str(out / "vlm" / "model"),
         "vlm_code_accuracy": f"{vlm_metrics['code_accuracy']:.3f} (majority {vlm_metrics['majority_code_accuracy']:.3f})",
         "vlm_token_accuracy": f"{vlm_metrics['token_accuracy']:.3f} "

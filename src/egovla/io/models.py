@@ -33,3 +33,19 @@ def resolve_model_dir(uri: str, s3: S3Settings | None = None) -> Path:
         client.download_file(bucket, key, str(local))
     (target / ".complete").touch()
     return target
+
+
+def find_model_dir(path: str | Path, weights: tuple[str, ...], run_subdir: str, kind: str, command: str) -> Path:
+    """A saved model folder (``config.json`` plus one of ``weights``) at ``path``, or inside a run folder at
+    ``path/run_subdir``. Anything else is an error saying which folder was expected and what is there."""
+    folder = Path(path)
+
+    def is_model(candidate: Path) -> bool:
+        return (candidate / "config.json").is_file() and any((candidate / w).is_file() for w in weights)
+
+    for candidate in (folder, folder / run_subdir):
+        if is_model(candidate):
+            return candidate
+    found = ", ".join(sorted(p.name for p in folder.iterdir())[:12]) if folder.is_dir() else "no such folder"
+    raise FileNotFoundError(f"{folder}: expected a {kind} model folder (config.json + {weights[0]}) or a "
+                            f"`{command}` run folder holding {run_subdir}/; found: {found or 'an empty folder'}")

@@ -15,7 +15,16 @@ from pathlib import Path
 
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v"}
+# Files beside footage that are plainly not media (sidecars, notes, tables): counted as ignored, not
+# probed. Everything else is probed by content: what decodes as video is footage, whatever its name.
+NON_MEDIA_SUFFIXES = {".json", ".txt", ".md", ".csv", ".tsv", ".yaml", ".yml", ".npz", ".npy", ".parquet",
+                      ".pt", ".safetensors", ".log", ".xml", ".html", ".pdf"}
+
+
+def is_non_media(name: str) -> bool:
+    """Sidecars and other obvious non-media (and hidden files such as .DS_Store)."""
+    base = Path(name).name
+    return base.startswith(".") or Path(base).suffix.lower() in NON_MEDIA_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -89,7 +98,7 @@ def iter_sources(uris: list[str], s3: S3Settings | None = None) -> Iterator[Sour
             continue
         path = Path(uri)
         if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES):
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
                 yield Source(uri=str(file), local_path=file)
         elif path.is_file():
             yield Source(uri=str(path), local_path=path)
@@ -113,12 +122,10 @@ def _iter_s3(uri: str, settings: S3Settings) -> Iterator[Source | SourceError]:
     except Exception as exc:  # noqa: BLE001 - every failure becomes a reject with its reason
         yield SourceError(uri=uri, reason=describe_s3_error(exc, uri))
         return
-    videos = [k for k in keys if Path(k).suffix.lower() in VIDEO_SUFFIXES]
-    if not videos:
-        yield SourceError(uri=uri, reason=f"s3 object not found: no video under {uri}")
-    for key in sorted(videos):
+    if not keys:
+        yield SourceError(uri=uri, reason=f"s3 object not found: nothing under {uri}")
+    for key in sorted(k for k in keys if not k.endswith("/")):
         yield Source(uri=f"s3://{bucket}/{key}", bucket=bucket, key=key)
-
 
 
 class FetchError(Exception):
@@ -144,6 +151,19 @@ def fetch(source: Source, workdir: Path, s3: S3Settings | None = None) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise FetchError(describe_s3_error(exc, source.uri)) from exc
     return Path(tmp)
+
+
+def fetch_sibling(source: Source, suffix: str, workdir: Path, s3: S3Settings | None = None) -> Path | None:
+    """The file beside a source with its suffix replaced (``clip.mp4`` -> ``clip.json``), or None."""
+    if source.local_path is not None:
+        path = source.local_path.with_suffix(suffix)
+        return path if path.is_file() else None
+    key = str(Path(source.key or "").with_suffix(suffix))
+    sibling = Source(uri=f"s3://{source.bucket}/{key}", bucket=source.bucket, key=key)
+    try:
+        return fetch(sibling, workdir, s3)
+    except FetchError:
+        return None
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from egovla.config import StageConfig
+from egovla.config import Section, StageConfig
 
 
-class ModelConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ModelConfig(Section):
     image_size: int = 64
     features: str = "pixels"  # "pixels" (patchified frames) or a HF vision model folder / s3:// uri
     patch_size: int = 8  # pixels backend; a HF backbone brings its own
@@ -38,16 +34,13 @@ class ModelConfig(BaseModel):
     single_codebook: bool = False  # ablation: one action codebook, no background branch
 
 
-class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class TrainConfig(Section):
     steps: int = 600
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.01
-    # k: transition (t, t+k). The generated actor moves ~2 px a frame at 64 px: with k = 3 its shift
-    # reached two 8 px patches and no code followed it (displacement probe R^2 0.04, as the ablation);
-    # with k = 2, 0.11 against the ablation's 0.04 (benchmarks/lam_disentangle.py, 7 seeds)
+    # k: transition (t, t+k). At 64 px with 8 px patches, k = 3 moved the generated actor across two
+    # patches and no code followed it; k = 2 reads its motion (benchmarks/lam_disentangle.py --gaps)
     frame_gap: int = 2
     use_masks: bool = True  # masks weight the action/background losses; off = LAPA/UniVLA-style ablation
     # which mask marks a transition's foreground: the target frame's ("target"), or where the actor
@@ -60,34 +53,27 @@ class TrainConfig(BaseModel):
 
 
 class LAMConfig(StageConfig):
-    preset: str = "tiny"
+    SECTION = "lam"
+    PRESETS = {
+        "tiny": {},
+        "paper": {
+            "model": {"image_size": 224, "features": "dinov2-vitb14", "fusion": "temporal", "quantizer": "vq",
+                      "model_dim": 768, "enc_layers": 12, "dec_layers": 12, "heads": 12, "latent_dim": 128},
+            "train": {"steps": 100_000, "batch_size": 64, "lr": 1e-4, "frame_gap": 9, "checkpoint_every": 1000},
+        },
+    }
+
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
-    masks_dir: str | None = None  # default <corpus>/masks/motion
     ablation: bool = True  # also train the no-mask single-codebook baseline in the same run
     swap_scenes: int = 15  # generated scene triples for background-swap invariance and motion sensitivity
     robot_episodes: int = 4  # Meta-World scripted rollouts for the cross-embodiment probe (0: skip)
     robot_tasks: tuple[str, ...] = ("reach-v3", "push-v3", "pick-place-v3")
 
 
-PRESETS: dict[str, dict] = {
-    "tiny": {},
-    "paper": {
-        "model": {"image_size": 224, "features": "dinov2-vitb14", "fusion": "temporal", "quantizer": "vq",
-                  "model_dim": 768, "enc_layers": 12,
-                  "dec_layers": 12, "heads": 12, "latent_dim": 128, "action_codes": 16, "action_tokens": 4},
-        "train": {"steps": 100_000, "batch_size": 64, "lr": 1e-4, "frame_gap": 9, "checkpoint_every": 1000},
-    },
-}
+class LabelConfig(StageConfig):
+    """`lam label`: every transition of a corpus through a trained LAM."""
 
+    SECTION = "label"
 
-def preset(name: str, **overrides) -> LAMConfig:
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
-    values = {"preset": name, **PRESETS[name]}
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(values.get(key), dict):
-            values[key] = {**values[key], **value}
-        elif value is not None:
-            values[key] = value
-    return LAMConfig(**values)
+    batch_size: int = 128

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import torch
 
-from egovla.corpus import Corpus
-from egovla.masks.store import default_masks_dir, read_episode
+from egovla.ingest.store import Corpus
+from egovla.masks.store import read_episode, resolve_masks_dir
 
 
 def split_episodes(episodes: list[int], eval_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -38,7 +38,7 @@ class Transitions:
         self.gap = gap
         self.frames: dict[int, np.ndarray] = {}
         self.fg: dict[int, np.ndarray] = {}
-        folder = Path(masks_dir) if masks_dir else default_masks_dir(corpus_dir)
+        folder = resolve_masks_dir(corpus_dir, masks_dir) if use_masks else None
         for e in episodes:
             video = corpus.read_frames(e)
             if len(video) <= gap:
@@ -71,10 +71,10 @@ class Augmentation:
     """One flip/transpose of the image square and one colour-channel order, applied alike to both
     frames of a pair and to its foreground grid. A motion stays a motion (mirrored), but a small
     corpus can no longer be memorised by its tables and colours: without it the tiny encoder,
-    trained directly on the true displacements of 40 generated clips, scored R^2 0.95 on its own
-    episodes and -0.14 on held-out ones; with it, 0.17 held out (benchmarks/lam_encoder_ceiling.py).
-    On 200 clips it costs reading instead (held out 0.35 without, 0.21 with), and the LAM's probe
-    (0.16 without, 0.12 with), but it buys the codes background-swap invariance, so it stays on."""
+    trained directly on the true displacements of a small corpus, fits its own episodes and fails on
+    held-out ones.
+    On a larger corpus it costs some reading of motion but buys background-swap invariance, so it
+    stays on (benchmarks/lam_encoder_ceiling.py, benchmarks/lam_disentangle.py)."""
 
     flip_x: bool
     flip_y: bool

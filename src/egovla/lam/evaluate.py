@@ -7,7 +7,7 @@ import torch
 
 from egovla.lam.data import Transitions
 from egovla.lam.model import LatentActionModel
-from egovla.synth import KINDS, SceneSpec, render
+from egovla.synth.scene import KINDS, SceneSpec, render
 
 
 def perplexity(codes: np.ndarray, size: int) -> tuple[float, float]:

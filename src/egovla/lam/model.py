@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from vector_quantize_pytorch import VectorQuantize
 
+from egovla.io.models import find_model_dir
 from egovla.lam.config import ModelConfig
 from egovla.lam.features import build_features
 from egovla.lam.nsvq import NoiseSubstitutionVQ
@@ -188,7 +189,8 @@ class LatentActionModel(nn.Module):
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, device: str = "cpu") -> LatentActionModel:
-        folder = Path(model_dir)
+        """A saved LAM folder, or a `lam train` run folder (its ``ours/model``)."""
+        folder = find_model_dir(model_dir, ("model.safetensors",), "ours/model", "latent action", "egovla lam train")
         saved = json.loads((folder / "config.json").read_text())
         # models saved before these options existed were built the paper's way
         model = cls(ModelConfig(**{"fusion": "temporal", "quantizer": "vq", **saved}))

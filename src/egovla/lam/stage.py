@@ -8,20 +8,21 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from egovla import tracking
-from egovla.corpus import Corpus
-from egovla.io.atomic import atomic_dir, atomic_write_json, atomic_write_parquet
-from egovla.io.tables import read_parquet
-from egovla.lam import evaluate, figures
-from egovla.lam.config import LAMConfig, ModelConfig
+from egovla.config import StageResult
+from egovla.ingest.store import Corpus
+from egovla.io.atomic import atomic_dir
+from egovla.io.models import find_model_dir
+from egovla.lam import evaluate, figures, store
+from egovla.lam.config import LabelConfig, LAMConfig, ModelConfig
 from egovla.lam.data import Transitions, split_episodes
 from egovla.lam.model import LatentActionModel
 from egovla.lam.train import train
+from egovla.masks.store import backend_of, resolve_masks_dir
+from egovla.validate.store import usable_episodes
 
 log = logging.getLogger(__name__)
-LABELS = "latent_actions"
 
 
 def feature_grid(cfg: ModelConfig) -> int:
@@ -37,14 +38,11 @@ def feature_grid(cfg: ModelConfig) -> int:
 def true_displacements(corpus: Corpus, data: Transitions,
                        gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Rows of ``data`` from generated clips, their true displacement (dx, dy), and their episode."""
-    from egovla.synth import read_ground_truth
-
-    uris = corpus.manifest().set_index("episode_index")["source_uri"]
     shifts, rows = {}, []
     for e in data.frames:
-        path = Path(str(uris[e]))
-        if path.with_suffix(".gt.npz").exists():
-            shifts[e] = evaluate.true_displacement(read_ground_truth(path).actions, gap)
+        truth = corpus.truth(e)
+        if truth is not None:
+            shifts[e] = evaluate.true_displacement(truth.actions, gap)
     targets, episodes = [], []
     for i, (e, t) in enumerate(data.index):
         if e in shifts:
@@ -81,103 +79,87 @@ def assess(model: LatentActionModel, train_data: Transitions, eval_data: Transit
     return metrics, train_codes
 
 
-def run_train(config: LAMConfig, corpus_dir: str | Path, out_dir: str | Path, stop_after: int | None = None) -> dict:
+def run_train(config: LAMConfig, corpus_dir: str | Path, out_dir: str | Path, masks_dir: str | Path | None = None,
+              verdict_dir: str | Path | None = None, stop_after: int | None = None) -> StageResult:
+    """``masks_dir``: default, the one masks folder under ``<corpus>/masks/`` (whichever backend made it).
+    ``stop_after`` ends training early at that step (tests use it to simulate an interruption)."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     corpus = Corpus(corpus_dir)
     tcfg, mcfg = config.train, config.model
-    train_eps, eval_eps = split_episodes(corpus.usable_episodes(), tcfg.eval_fraction, tcfg.seed)
-    grid = feature_grid(mcfg)
+    with tracking.stage("lam_train", config, out) as stage:
+        masks = resolve_masks_dir(corpus_dir, masks_dir)
+        stage.set_tags({"data_version": corpus.version(), "masks_backend": backend_of(masks)})
+        out.mkdir(parents=True, exist_ok=True)
+        train_eps, eval_eps = split_episodes(usable_episodes(corpus, verdict_dir), tcfg.eval_fraction, tcfg.seed)
+        grid = feature_grid(mcfg)
 
-    def load(episodes: list[int]) -> Transitions:
-        return Transitions(corpus_dir, episodes, mcfg.image_size, tcfg.frame_gap, grid, config.masks_dir,
-                           use_masks=True, foreground=tcfg.foreground)
+        def load(episodes: list[int]) -> Transitions:
+            return Transitions(corpus_dir, episodes, mcfg.image_size, tcfg.frame_gap, grid, masks,
+                               use_masks=True, foreground=tcfg.foreground)
 
-    train_data, eval_data = load(train_eps), load(eval_eps)
-    if not len(train_data):
-        raise ValueError(f"{corpus_dir}: no episode longer than the frame gap {tcfg.frame_gap}")
-    config.save(out / "config.json")
+        train_data, eval_data = load(train_eps), load(eval_eps)
+        if not len(train_data):
+            raise ValueError(f"{corpus_dir}: no episode longer than the frame gap {tcfg.frame_gap}")
+        runs = {"ours": (mcfg, tcfg)}
+        if config.ablation:  # LAPA/UniVLA-style: no masks, one codebook, same data/seed/steps
+            runs["ablation"] = (mcfg.model_copy(update={"single_codebook": True}),
+                                tcfg.model_copy(update={"use_masks": False}))
+        metrics: dict[str, float] = {"train_transitions": len(train_data), "eval_transitions": len(eval_data)}
+        histories, usage = {}, {}
+        for name, (m_cfg, t_cfg) in runs.items():
+            prefix = "" if name == "ours" else "ablation."
 
-    runs = {"ours": (mcfg, tcfg)}
-    if config.ablation:  # LAPA/UniVLA-style: no masks, one codebook, same data/seed/steps
-        runs["ablation"] = (mcfg.model_copy(update={"single_codebook": True}),
-                            tcfg.model_copy(update={"use_masks": False}))
-    metrics: dict[str, float] = {"train_transitions": len(train_data), "eval_transitions": len(eval_data)}
-    histories, usage = {}, {}
-    for name, (m_cfg, t_cfg) in runs.items():
-        model, history, samples_per_s = train(m_cfg, t_cfg, train_data, out / name, stop_after)
-        with atomic_dir(out / name / "model") as tmp:
-            model.save_pretrained(tmp)
-            training = {"frame_gap": t_cfg.frame_gap, "preset": config.preset, "use_masks": t_cfg.use_masks,
-                        "seed": t_cfg.seed}
-            (tmp / "training.json").write_text(json.dumps(training))
-        histories[name] = history
-        prefix = "" if name == "ours" else "ablation."
-        metrics[f"{prefix}samples_per_s"] = samples_per_s
-        found, usage[f"{name} action codes"] = assess(model, train_data, eval_data, corpus, t_cfg.frame_gap, config)
-        metrics |= {f"{prefix}{k}": v for k, v in found.items()}
-        if name == "ours":
-            spread = np.arange(0, len(train_data), max(1, len(train_data) // 4))
-            frames_t, frames_tk, _ = train_data.batch(spread)
-            figures.reconstructions(model, frames_t, frames_tk, out / "reconstructions.png")
-    figures.loss_curves(histories, out / "loss_curves.png")
-    figures.codebook_usage(usage, mcfg.action_codes, out / "codebook_usage.png")
-    atomic_write_json(out / "metrics.json", metrics)
-    with tracking.stage_run("lam_train", config.flat(), {"data_version": corpus.version()}) as run_:
-        run_.log_metrics(metrics)
-        for png in ("loss_curves.png", "codebook_usage.png", "reconstructions.png"):
-            run_.log_artifact(out / png, "lam")
-    return metrics
+            def log_step(losses: dict, step: int, prefix: str = prefix) -> None:
+                stage.log_metrics({f"{prefix}{k}": v for k, v in losses.items()}, step=step)
+
+            model, history, samples_per_s = train(m_cfg, t_cfg, train_data, out / name, stop_after, log_step)
+            with atomic_dir(out / name / "model") as tmp:
+                model.save_pretrained(tmp)
+                training = {"frame_gap": t_cfg.frame_gap, "preset": config.preset, "use_masks": t_cfg.use_masks,
+                            "seed": t_cfg.seed, "masks_dir": str(masks), "masks_backend": backend_of(masks)}
+                (tmp / "training.json").write_text(json.dumps(training))
+            histories[name] = history
+            metrics[f"{prefix}samples_per_s"] = samples_per_s
+            found, usage[f"{name} action codes"] = assess(model, train_data, eval_data, corpus, t_cfg.frame_gap, config)
+            metrics |= {f"{prefix}{k}": v for k, v in found.items()}
+            if name == "ours":
+                spread = np.arange(0, len(train_data), max(1, len(train_data) // 4))
+                frames_t, frames_tk, _ = train_data.batch(spread)
+                figures.reconstructions(model, frames_t, frames_tk, out / "reconstructions.png")
+        figures.loss_curves(histories, out / "loss_curves.png")
+        figures.codebook_usage(usage, mcfg.action_codes, out / "codebook_usage.png")
+        artifacts = {png: out / f"{png}.png" for png in ("loss_curves", "codebook_usage", "reconstructions")}
+        return stage.finish(metrics, artifacts=artifacts)
 
 
-def run_label(corpus_dir: str | Path, model_dir: str | Path, out_dir: str | Path | None = None,
-              batch: int = 128) -> dict:
-    """Writes every transition's action (and discrete background) codes into the corpus
-    (``<corpus>/latent_actions``), or into ``out_dir`` (DVC keeps stage outputs apart)."""
-    model = LatentActionModel.from_pretrained(model_dir)
-    gap = int(json.loads((Path(model_dir) / "training.json").read_text())["frame_gap"])
+def run_label(config: LabelConfig, corpus_dir: str | Path, model_dir: str | Path, out_dir: str | Path | None = None,
+              verdict_dir: str | Path | None = None) -> StageResult:
+    """Writes every usable transition's action (and discrete background) codes into ``out_dir``
+    (default ``<corpus>/latent_actions``). ``model_dir``: a LAM folder or a `lam train` run folder."""
+    folder = find_model_dir(model_dir, ("model.safetensors",), "ours/model", "latent action", "egovla lam train")
     corpus = Corpus(corpus_dir)
-    out = Path(out_dir) if out_dir is not None else Path(corpus_dir) / LABELS
-    model_sha = hashlib.sha256((Path(model_dir) / "model.safetensors").read_bytes()).hexdigest()[:16]
-    labelled, transitions = 0, 0
-    for e in corpus.usable_episodes():
-        frames = corpus.read_frames(e)
-        if len(frames) <= gap:
-            continue
-        count = len(frames) - gap
-        chunks = [model.encode_all(frames[s:min(s + batch, count)], frames[s + gap:min(s + batch, count) + gap])
-                  for s in range(0, count, batch)]
-        action = np.concatenate([c[0] for c in chunks])
-        table = {"frame_index": np.arange(len(action)), "target_frame_index": np.arange(len(action)) + gap}
-        table |= {f"action_{j}": action[:, j] for j in range(action.shape[1])}
-        if chunks[0][1] is not None:
-            background = np.concatenate([c[1] for c in chunks])
-            table |= {f"background_{j}": background[:, j] for j in range(background.shape[1])}
-        atomic_write_parquet(out / f"episode_{e:06d}.parquet", pd.DataFrame(table))
-        labelled += 1
-        transitions += len(action)
-    info = {"model_dir": str(model_dir), "model_sha": model_sha, "frame_gap": gap,
-            "action_tokens": model.cfg.action_tokens, "action_codes": model.cfg.action_codes,
-            "episodes": labelled, "transitions": transitions}
-    atomic_write_json(out / "info.json", info)
-    with tracking.stage_run("lam_label", {"model_dir": str(model_dir), "frame_gap": gap},
-                            {"data_version": corpus.version(), "model_sha": model_sha}) as run_:
-        run_.log_metrics({"episodes": labelled, "transitions": transitions})
-    return info
-
-
-def read_codes(corpus_dir: str | Path, episode_index: int, background: bool = False,
-               labels_dir: str | Path | None = None) -> np.ndarray:
-    """Action codes of one episode: int64 (transitions, tokens); row i is the transition (i, i+k).
-    ``background=True`` returns the background codes instead (discrete background only);
-    ``labels_dir`` overrides the default ``<corpus>/latent_actions``."""
-    folder = Path(labels_dir) if labels_dir is not None else Path(corpus_dir) / LABELS
-    path = folder / f"episode_{episode_index:06d}.parquet"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: episode {episode_index} is not labelled (run `egovla lam label`)")
-    table = read_parquet(path)
-    prefix = "background_" if background else "action_"
-    columns = [c for c in table.columns if c.startswith(prefix)]
-    if not columns:
-        raise ValueError(f"{path}: no {prefix[:-1]} codes (continuous background?)")
-    return table[columns].to_numpy(np.int64)
+    out = store.labels_dir(corpus_dir, out_dir)
+    batch = config.batch_size
+    with tracking.stage("lam_label", config, out) as stage:
+        model = LatentActionModel.from_pretrained(folder)
+        gap = int(json.loads((folder / "training.json").read_text())["frame_gap"])
+        model_sha = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:16]
+        stage.set_tags({"data_version": corpus.version(), "model_sha": model_sha})
+        labelled, transitions = 0, 0
+        for e in usable_episodes(corpus, verdict_dir):
+            frames = corpus.read_frames(e)
+            if len(frames) <= gap:
+                continue
+            count = len(frames) - gap
+            chunks = [model.encode_all(frames[s:min(s + batch, count)], frames[s + gap:min(s + batch, count) + gap])
+                      for s in range(0, count, batch)]
+            action = np.concatenate([c[0] for c in chunks])
+            background = np.concatenate([c[1] for c in chunks]) if chunks[0][1] is not None else None
+            store.write_codes(out, e, gap, action, background)
+            labelled += 1
+            transitions += len(action)
+        info = {"model_dir": str(folder), "model_sha": model_sha, "frame_gap": gap,
+                "action_tokens": model.cfg.action_tokens, "action_codes": model.cfg.action_codes,
+                "episodes": labelled, "transitions": transitions}
+        store.write_info(out, info)
+        return stage.finish({"episodes": labelled, "transitions": transitions}, details=info)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,12 @@ log = logging.getLogger(__name__)
 
 
 def train(model_cfg: ModelConfig, train_cfg: TrainConfig, data: Transitions, out_dir: Path,
-          stop_after: int | None = None) -> tuple[LatentActionModel, list[dict], float]:
+          stop_after: int | None = None,
+          on_log: Callable[[dict, int], None] | None = None) -> tuple[LatentActionModel, list[dict], float]:
     """Trains to ``train_cfg.steps`` (resuming if checkpoints exist); returns model, history, samples/s.
 
-    ``stop_after`` ends the run early at that step (tests use it to simulate an interruption).
+    ``stop_after`` ends the run early at that step (tests use it to simulate an interruption);
+    ``on_log(losses, step)`` receives each logged step's losses while the loop runs.
     """
     torch.manual_seed(train_cfg.seed)
     model = LatentActionModel(model_cfg)
@@ -50,7 +53,10 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, data: Transitions, out
         seconds += time.perf_counter() - tic
         samples += len(frames_t)
         if step % 10 == 0 or step + 1 == end:
-            history.append({"step": step, **{k: float(v.detach()) for k, v in out.items() if k.startswith("loss")}})
+            losses = {k: float(v.detach()) for k, v in out.items() if k.startswith("loss")}
+            history.append({"step": step, **losses})
+            if on_log is not None:
+                on_log(losses, step)
         if (step + 1) % train_cfg.checkpoint_every == 0 or step + 1 == end:
             checkpoint.save(folder, step + 1, model, optimizer, history)
     return model.eval(), history, samples / seconds if seconds else 0.0

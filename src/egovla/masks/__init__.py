@@ -1,7 +1,8 @@
 """Physical masks: per-frame masks of what the actor moves, separated from ego-motion and background."""
 
+from egovla.masks.config import MaskConfig
 from egovla.masks.motion import MotionParams, motion_masks
-from egovla.masks.stage import MaskConfig, run
-from egovla.masks.store import read_masks
+from egovla.masks.stage import run
+from egovla.masks.store import read_masks, resolve_masks_dir
 
-__all__ = ["MaskConfig", "MotionParams", "motion_masks", "read_masks", "run"]
+__all__ = ["MaskConfig", "MotionParams", "motion_masks", "read_masks", "resolve_masks_dir", "run"]

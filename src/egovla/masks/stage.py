@@ -8,59 +8,28 @@ real clips get contact sheets (frames and mask overlays) for a person to look at
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import multiprocessing
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from egovla import tracking
-from egovla.config import StageConfig
-from egovla.corpus import Corpus
+from egovla.config import StageResult
+from egovla.ingest.store import Corpus
 from egovla.io.atomic import atomic_write_json, atomic_write_parquet
 from egovla.io.sources import S3Settings
 from egovla.io.tables import read_parquet
 from egovla.masks import quality, store
-from egovla.masks.motion import MotionParams, frame_difference_masks, motion_masks
+from egovla.masks.config import MaskConfig
+from egovla.masks.motion import frame_difference_masks, motion_masks
+from egovla.validate.store import usable_episodes
 
 log = logging.getLogger(__name__)
-
-
-class MaskConfig(StageConfig):
-    backend: Literal["motion", "sam2"] = "motion"
-    motion: MotionParams = MotionParams()
-    sam2_model: str | None = None  # local folder or s3:// prefix of a Sam2VideoModel
-    s3_endpoint: str | None = None
-    workers: int = 1  # processes over episodes (motion backend)
-    contact_sheets: bool = True
-    contact_sheet_frames: int = 8
-    evaluate: bool = True  # IoU against ground truth where a clip has it (generated scenes)
-
-    def mask_hash(self) -> str:
-        """Identity of the settings that change the masks; resume skips episodes that match it."""
-        relevant = {"backend": self.backend, "motion": self.motion.model_dump(mode="json"),
-                    "sam2_model": self.sam2_model}
-        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
-
-
-@dataclass
-class MaskRunResult:
-    masks_dir: str
-    processed: int = 0
-    skipped: int = 0
-    failed: int = 0
-    frames: int = 0
-    seconds: float = 0.0
-    metrics: dict = field(default_factory=dict)
-    errors: list[dict] = field(default_factory=list)
 
 
 def _mask_one(corpus_dir: str, episode_index: int, config: MaskConfig, masks_dir: str, masker=None) -> dict:
@@ -111,13 +80,6 @@ def _frame_table(masks_dir: Path, episodes: list[int]) -> pd.DataFrame:
     return pd.concat(frame_rows, ignore_index=True)
 
 
-def _ground_truth(uri: str):
-    from egovla.synth import read_ground_truth
-
-    path = Path(uri)
-    return read_ground_truth(path) if path.with_suffix(".gt.npz").exists() else None
-
-
 def _evaluate_and_draw(corpus: Corpus, masks_dir: Path, episodes: list[int], config: MaskConfig) -> tuple[dict, list[Path]]:
     manifest = corpus.manifest().set_index("episode_index")
     iou_rows, sheets = [], []
@@ -125,7 +87,7 @@ def _evaluate_and_draw(corpus: Corpus, masks_dir: Path, episodes: list[int], con
         if not store.episode_file(masks_dir, e).exists():
             continue
         masks = store.read_episode(masks_dir, e)[0]
-        truth = _ground_truth(str(manifest.loc[e, "source_uri"])) if config.evaluate else None
+        truth = corpus.truth(e) if config.evaluate else None
         if truth is not None and truth.masks.shape == masks.shape:
             frames = corpus.read_frames(e)
             iou_rows.append({"episode_index": e, "kind": truth.kind,
@@ -142,57 +104,49 @@ def _evaluate_and_draw(corpus: Corpus, masks_dir: Path, episodes: list[int], con
     return quality.summarise_iou(iou_rows), sheets
 
 
-def run(config: MaskConfig, corpus_dir: str | Path, out_dir: str | Path | None = None) -> MaskRunResult:
+def run(config: MaskConfig, corpus_dir: str | Path, out_dir: str | Path | None = None,
+        verdict_dir: str | Path | None = None) -> StageResult:
+    """Masks every usable episode into ``out_dir`` (default ``<corpus>/masks/<backend>``).
+    ``details["errors"]``: the episodes that failed, each with its error."""
     start = time.perf_counter()
     corpus = Corpus(corpus_dir)
     masks_dir = Path(out_dir) if out_dir is not None else store.default_masks_dir(corpus_dir, config.backend)
-    masks_dir.mkdir(parents=True, exist_ok=True)
-    masker = _make_masker(config)
-    episodes = corpus.usable_episodes()
-    todo = [e for e in episodes if store.stored_config_hash(masks_dir, e) != config.mask_hash()]
-    result = MaskRunResult(masks_dir=str(masks_dir), skipped=len(episodes) - len(todo))
-    log.info("masks (%s): %d episodes to do, %d already done", config.backend, len(todo), result.skipped)
-
-    if config.workers > 1 and masker is None and len(todo) > 1:
-        context = multiprocessing.get_context("spawn")  # no forked OpenCV/BLAS thread state
-        with ProcessPoolExecutor(config.workers, mp_context=context) as pool:
-            rows = list(pool.map(_mask_one, [str(corpus_dir)] * len(todo), todo, [config] * len(todo),
-                                 [str(masks_dir)] * len(todo)))
-    else:
-        rows = [_mask_one(str(corpus_dir), e, config, str(masks_dir), masker) for e in todo]
-
-    for row in rows:
-        if row["error"]:
-            log.error("masks: %s", row["error"])
-            result.failed += 1
-            result.errors.append({"episode_index": row["episode_index"], "error": row["error"]})
+    with tracking.stage("masks", config, masks_dir, tags={"mask_hash": config.mask_hash()}) as stage:
+        stage.set_tags({"data_version": corpus.version()})
+        masks_dir.mkdir(parents=True, exist_ok=True)
+        masker = _make_masker(config)
+        episodes = usable_episodes(corpus, verdict_dir)
+        todo = [e for e in episodes if store.stored_config_hash(masks_dir, e) != config.mask_hash()]
+        log.info("masks (%s): %d episodes to do, %d already done", config.backend, len(todo), len(episodes) - len(todo))
+        if config.workers > 1 and masker is None and len(todo) > 1:
+            context = multiprocessing.get_context("spawn")  # no forked OpenCV/BLAS thread state
+            with ProcessPoolExecutor(config.workers, mp_context=context) as pool:
+                rows = list(pool.map(_mask_one, [str(corpus_dir)] * len(todo), todo, [config] * len(todo),
+                                     [str(masks_dir)] * len(todo)))
         else:
-            result.processed += 1
-            result.frames += row["frames"]
-    compute_seconds = sum(r["seconds"] for r in rows if not r["error"])
-    frames_table = _frame_table(masks_dir, episodes)
-    atomic_write_parquet(masks_dir / "frames.parquet", frames_table)
-    previous = (read_parquet(masks_dir / "summary.parquet") if (masks_dir / "summary.parquet").exists()
-                else pd.DataFrame(columns=list(rows[0]) if rows else ["episode_index"]))
-    summary = pd.concat([previous[~previous["episode_index"].isin([r["episode_index"] for r in rows])],
-                         pd.DataFrame(rows)], ignore_index=True).sort_values("episode_index")
-    atomic_write_parquet(masks_dir / "summary.parquet", summary)
-
-    iou, sheets = _evaluate_and_draw(corpus, masks_dir, episodes, config)
-    result.seconds = time.perf_counter() - start
-    result.metrics = {
-        "episodes": len(episodes), "processed": result.processed, "skipped": result.skipped,
-        "failed": result.failed, "frames_processed": result.frames,
-        "frames_per_s": result.frames / compute_seconds if compute_seconds else 0.0,
-        "mean_coverage": float(frames_table["coverage"].mean()) if len(frames_table) else 0.0,
-        "flagged_frames": int((frames_table["flags"] != "").sum()) if len(frames_table) else 0,
-        "contact_sheets": len(sheets), **iou}
-    config.save(masks_dir / "config.json")
-    atomic_write_json(masks_dir / "metrics.json", result.metrics | {"errors": result.errors})
-    with tracking.stage_run("masks", config.flat(), {"data_version": corpus.version(),
-                                                     "mask_hash": config.mask_hash()}) as run_:
-        run_.log_metrics(result.metrics)
-        run_.log_artifact(masks_dir / "summary.parquet", "masks")
-        for sheet in sheets:
-            run_.log_artifact(sheet, "masks/contact_sheets")
-    return result
+            rows = [_mask_one(str(corpus_dir), e, config, str(masks_dir), masker) for e in todo]
+        errors = [{"episode_index": r["episode_index"], "error": r["error"]} for r in rows if r["error"]]
+        for error in errors:
+            log.error("masks: %s", error["error"])
+        done = [r for r in rows if not r["error"]]
+        compute_seconds = sum(r["seconds"] for r in done)
+        frames_table = _frame_table(masks_dir, episodes)
+        atomic_write_parquet(masks_dir / "frames.parquet", frames_table)
+        previous = (read_parquet(masks_dir / "summary.parquet") if (masks_dir / "summary.parquet").exists()
+                    else pd.DataFrame(columns=list(rows[0]) if rows else ["episode_index"]))
+        summary = pd.concat([previous[~previous["episode_index"].isin([r["episode_index"] for r in rows])],
+                             pd.DataFrame(rows)], ignore_index=True).sort_values("episode_index")
+        atomic_write_parquet(masks_dir / "summary.parquet", summary)
+        iou, sheets = _evaluate_and_draw(corpus, masks_dir, episodes, config)
+        frames_done = sum(r["frames"] for r in done)
+        metrics = {
+            "episodes": len(episodes), "processed": len(done), "skipped": len(episodes) - len(todo),
+            "failed": len(errors), "frames_processed": frames_done,
+            "frames_per_s": frames_done / compute_seconds if compute_seconds else 0.0,
+            "mean_coverage": float(frames_table["coverage"].mean()) if len(frames_table) else 0.0,
+            "flagged_frames": int((frames_table["flags"] != "").sum()) if len(frames_table) else 0,
+            "contact_sheets": len(sheets), "seconds": time.perf_counter() - start, **iou}
+        artifacts = {"summary": masks_dir / "summary.parquet"}
+        if sheets:
+            artifacts["contact_sheets"] = masks_dir / "contact_sheets"
+        return stage.finish(metrics, artifacts=artifacts, details={"errors": errors})

@@ -3,6 +3,10 @@
     <masks_dir>/episode_000003.npz    packed (T, H, ceil(W/8)) uint8, shape, coverage, flags, config_hash
     <masks_dir>/frames.parquet        episode_index, frame_index, coverage, flags
     <masks_dir>/summary.parquet       one row per episode
+    <masks_dir>/config.json           the resolved MaskConfig that made them (its backend among it)
+
+A consumer names the masks folder, or lets ``resolve_masks_dir`` find the one under ``<corpus>/masks/``
+whichever backend made it.
 """
 
 from __future__ import annotations
@@ -56,12 +60,27 @@ def read_episode(masks_dir: Path, episode_index: int) -> tuple[np.ndarray, np.nd
         return masks, data["coverage"], json.loads(str(data["flags"]))
 
 
-def read_masks(corpus_dir: str | Path, episode_index: int, backend: str = DEFAULT_BACKEND,
-               masks_dir: str | Path | None = None) -> np.ndarray:
-    """Masks of one episode: bool array (frames, height, width) aligned with the episode's frames.
+def resolve_masks_dir(corpus_dir: str | Path, masks_dir: str | Path | None = None) -> Path:
+    """The masks folder to read: ``masks_dir`` if given, else the one backend folder under
+    ``<corpus>/masks/`` (an error names them when there are several, or says to run the stage)."""
+    if masks_dir is not None:
+        folder = Path(masks_dir)
+        if not (folder / "config.json").exists():
+            raise FileNotFoundError(f"{folder}: not a masks folder (no config.json; run `egovla masks` first)")
+        return folder
+    made = sorted(p.parent for p in (Path(corpus_dir) / "masks").glob("*/config.json"))
+    if not made:
+        raise FileNotFoundError(f"{Path(corpus_dir) / 'masks'}: no masks for this corpus (run `egovla masks` first)")
+    if len(made) > 1:
+        raise ValueError(f"{Path(corpus_dir) / 'masks'}: masks from several backends "
+                         f"({', '.join(p.name for p in made)}); name one with masks_dir / --masks-dir")
+    return made[0]
 
-    ``masks_dir`` overrides the default location ``<corpus>/masks/<backend>`` (DVC keeps masks in
-    their own output folder).
-    """
-    folder = Path(masks_dir) if masks_dir is not None else default_masks_dir(corpus_dir, backend)
-    return read_episode(folder, episode_index)[0]
+
+def backend_of(masks_dir: Path) -> str:
+    return str(json.loads((masks_dir / "config.json").read_text()).get("backend", DEFAULT_BACKEND))
+
+
+def read_masks(corpus_dir: str | Path, episode_index: int, masks_dir: str | Path | None = None) -> np.ndarray:
+    """Masks of one episode: bool array (frames, height, width) aligned with the episode's frames."""
+    return read_episode(resolve_masks_dir(corpus_dir, masks_dir), episode_index)[0]

@@ -1,6 +1,8 @@
 """Generated egocentric scenes with ground truth (masks and true actor displacement)."""
 
+from egovla.synth.config import SynthConfig
 from egovla.synth.scene import KINDS, Scene, SceneSpec, render
-from egovla.synth.stage import GroundTruth, SynthConfig, read_ground_truth, run
+from egovla.synth.stage import run
+from egovla.synth.store import GroundTruth, read_truth, truth_path
 
-__all__ = ["KINDS", "GroundTruth", "Scene", "SceneSpec", "SynthConfig", "read_ground_truth", "render", "run"]
+__all__ = ["KINDS", "GroundTruth", "Scene", "SceneSpec", "SynthConfig", "read_truth", "render", "run", "truth_path"]

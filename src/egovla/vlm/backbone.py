@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor, LogitsProcessor, LogitsProcessorList
 
-from egovla.io.models import resolve_model_dir
+from egovla.io.models import find_model_dir, resolve_model_dir
 from egovla.io.sources import S3Settings
 from egovla.vlm.config import LoraConfig
 
@@ -81,7 +81,8 @@ class Backbone:
 
 def load_backbone(uri: str, action_codes: int, prompt: str, s3: S3Settings | None = None,
                   freeze_vision: bool = False, lora: LoraConfig | None = None) -> Backbone:
-    folder = resolve_model_dir(uri, s3)
+    folder = find_model_dir(resolve_model_dir(uri, s3), ("model.safetensors", "model.safetensors.index.json"), "model",
+                            "vision-language", "egovla vlm pretrain")
     processor = AutoProcessor.from_pretrained(folder)
     model = AutoModelForImageTextToText.from_pretrained(folder, dtype=torch.float32)
     tokenizer = processor.tokenizer

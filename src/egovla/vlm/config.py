@@ -4,26 +4,42 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from egovla.config import StageConfig
+from egovla.config import Section, StageConfig
 
 
-class LoraConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class LoraConfig(Section):
     rank: int = 8
     alpha: int = 16
     # attention projections of the language model; the new action-token rows train in full
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 
+PROMPT = "What action should the robot take to {instruction}?"
+
+
+class BackboneConfig(StageConfig):
+    """`vlm tiny`: the tiny random-init LLaVA (CLIP + Llama) built here, the CPU-scale backbone."""
+
+    SECTION = "vlm_backbone"
+
+    image_size: int = 64
+    prompt: str = PROMPT  # the tokenizer is trained on it, so every prompt word is a whole token
+    seed: int = 0
+
+
 class VLMConfig(StageConfig):
-    preset: str = "tiny"
+    SECTION = "vlm"
+    PRESETS = {
+        "tiny": {},
+        # A SmolVLM / Qwen2.5-VL class backbone on GPU nodes: the backbone uri comes from the caller.
+        "base": {"steps": 20_000, "batch_size": 256, "lr": 2e-5, "warmup_steps": 500, "precision": "bf16",
+                 "zero_stage": 2, "freeze_vision": True, "checkpoint_every": 1000, "eval_batch_size": 64},
+    }
+
     backbone: str | None = None  # save_pretrained folder or s3:// uri of an image-text-to-text model
-    prompt: str = "What action should the robot take to {instruction}?"
+    s3_endpoint: str | None = None  # S3-compatible endpoint for an s3:// backbone
+    prompt: str = PROMPT
     default_instruction: str = "move the object"  # for footage that carries no task text
-    labels_dir: str | None = None  # default <corpus>/latent_actions
 
     steps: int = 60
     batch_size: int = 8  # global batch: split evenly over the ranks
@@ -38,17 +54,3 @@ class VLMConfig(StageConfig):
     seed: int = 0
     eval_fraction: float = 0.25  # episodes held out for the accuracy metrics
     eval_batch_size: int = 32
-
-
-PRESETS: dict[str, dict] = {
-    "tiny": {},
-    # A SmolVLM / Qwen2.5-VL class backbone on GPU nodes: the backbone uri comes from the caller.
-    "base": {"steps": 20_000, "batch_size": 256, "lr": 2e-5, "warmup_steps": 500, "precision": "bf16",
-             "zero_stage": 2, "freeze_vision": True, "checkpoint_every": 1000, "eval_batch_size": 64},
-}
-
-
-def preset(name: str, **overrides) -> VLMConfig:
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
-    return VLMConfig(**{"preset": name, **PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}})

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from egovla.corpus import Corpus
-from egovla.lam.stage import LABELS, read_codes
+from egovla.ingest.store import Corpus
+from egovla.lam.store import read_codes
+from egovla.validate.store import usable_episodes
 
 
 @dataclass
@@ -27,20 +27,14 @@ class Examples:
                         self.episodes[index])
 
 
-def label_info(corpus_dir: str | Path, labels_dir: str | Path | None = None) -> dict:
-    path = Path(labels_dir or Path(corpus_dir) / LABELS) / "info.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: the corpus has no latent-action labels (run `egovla lam label` first)")
-    return json.loads(path.read_text())
-
-
-def load_examples(corpus_dir: str | Path, default_instruction: str, labels_dir: str | Path | None = None) -> Examples:
+def load_examples(corpus_dir: str | Path, default_instruction: str, labels_dir: str | Path | None = None,
+                  verdict_dir: str | Path | None = None) -> Examples:
     corpus = Corpus(corpus_dir)
     manifest = corpus.manifest().set_index("episode_index")
     frames, instructions, codes, episodes = [], [], [], []
-    for e in corpus.usable_episodes():
+    for e in usable_episodes(corpus, verdict_dir):
         try:
-            episode_codes = read_codes(corpus_dir, e, labels_dir=labels_dir)
+            episode_codes = read_codes(corpus_dir, e, folder=labels_dir)
         except FileNotFoundError:
             continue  # too short to hold a transition, so `lam label` skipped it
         task = str(manifest.loc[e, "task"] or "").strip() or default_instruction

@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -83,10 +84,11 @@ def train_step(engine, backbone: Backbone, data: Examples, rows: np.ndarray) -> 
     return loss.detach().float()
 
 
-def train(backbone: Backbone, cfg: VLMConfig, data: Examples, out_dir: Path,
-          stop_after: int | None = None) -> tuple[object, list[dict], float]:
+def train(backbone: Backbone, cfg: VLMConfig, data: Examples, out_dir: Path, stop_after: int | None = None,
+          on_log: Callable[[dict, int], None] | None = None) -> tuple[object, list[dict], float]:
     """Trains to ``cfg.steps``, resuming from ``out_dir/checkpoints``; returns engine, history, samples/s.
-    ``stop_after`` ends early at that step (tests use it to simulate an interruption)."""
+    ``stop_after`` ends early at that step (tests use it to simulate an interruption); ``on_log(losses,
+    step)`` receives every step's loss while the loop runs."""
     rank, world = join_process_group()
     engine = build_engine(backbone, cfg, world)
     folder = out_dir / "checkpoints"
@@ -106,6 +108,8 @@ def train(backbone: Backbone, cfg: VLMConfig, data: Examples, out_dir: Path,
         samples += cfg.batch_size
         dist.all_reduce(loss)
         history.append({"step": step, "loss": float(loss) / world})
+        if on_log is not None:
+            on_log({"train_loss": history[-1]["loss"]}, step)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == end:
             save_checkpoint(engine, folder, step + 1, history, rank)
     return engine, history, samples / seconds if seconds else 0.0

@@ -1,48 +1,27 @@
 """Stage: validate a corpus with great-expectations before anything trains on it.
 
 Two suites: one over the manifest (one row per clip) and one over the decoded episodes. Every
-expectation's outcome is reported; each clip that fails one is quarantined (a validate-stage row
-in the rejects table) so downstream stages skip it, while the rest of the corpus stays usable.
+expectation's outcome is reported; each clip that fails one is quarantined in the verdict (see
+``validate.store``), which downstream stages take beside the corpus. The corpus is never copied
+or changed.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from egovla import tracking
-from egovla.config import StageConfig
-from egovla.corpus import Corpus
-from egovla.io.atomic import atomic_dir, atomic_write_json
+from egovla.config import StageResult
+from egovla.ingest.store import Corpus
+from egovla.io.atomic import atomic_write_json, atomic_write_parquet
+from egovla.validate.config import ValidateConfig
+from egovla.validate.store import QUARANTINE_COLUMNS, default_verdict_dir, empty_quarantine
 
 log = logging.getLogger(__name__)
-
-
-class ValidateConfig(StageConfig):
-    min_fps: float = 1.0
-    max_fps: float = 240.0
-    min_side: int = 16
-    max_side: int = 8192
-    min_source_frames: int = 8
-    min_episode_frames: int = 4
-
-
-@dataclass
-class ValidationReport:
-    success: bool
-    results: list[dict] = field(default_factory=list)
-    quarantined: list[str] = field(default_factory=list)
-    clips: int = 0
-
-    def metrics(self) -> dict:
-        return {"success": int(self.success), "clips": self.clips, "quarantined": len(self.quarantined),
-                "expectations": len(self.results),
-                "expectations_failed": sum(not r["success"] for r in self.results)}
 
 
 def manifest_expectations(gx, cfg: ValidateConfig) -> list:
@@ -102,54 +81,55 @@ def _check(gx, context, name: str, frame: pd.DataFrame, expectations: list) -> l
     return out
 
 
-def run(config: ValidateConfig, corpus_dir: str | Path, out_dir: str | Path | None = None) -> ValidationReport:
-    """Validates ``corpus_dir`` in place, or a copy of it at ``out_dir`` (pipelines keep inputs read-only)."""
+def run(config: ValidateConfig, corpus_dir: str | Path, out_dir: str | Path | None = None) -> StageResult:
+    """Validates ``corpus_dir``; the verdict goes to ``out_dir`` (default ``<corpus>/meta/validate``).
+    ``details``: ``results`` (every expectation) and ``quarantined`` (clip ids)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
-
-    if out_dir is not None:
-        with atomic_dir(Path(out_dir)) as tmp:
-            shutil.copytree(corpus_dir, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".lock"))
-        corpus_dir = out_dir
     corpus = Corpus(corpus_dir)
-    manifest = corpus.manifest().reset_index(drop=True)
-    context = gx.get_context(mode="ephemeral")
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # keep batch logs readable
-    results: list[dict] = []
-    if len(manifest):
-        results += _check(gx, context, "manifest", manifest, manifest_expectations(gx, config))
-        decoded = decode_table(corpus, manifest)
-        results += _check(gx, context, "episodes", decoded, episode_expectations(gx, corpus.size, config))
-        errors = dict(zip(decoded["clip_id"], decoded["error"]))
-    else:
-        results.append({"suite": "manifest", "expectation": "corpus_not_empty", "kwargs": {}, "success": False,
-                        "unexpected_count": 0, "failing_clip_ids": []})
-        errors = {}
-
-    failures: dict[str, list[str]] = {}
-    for r in results:
-        for clip_id in r["failing_clip_ids"]:
-            failures.setdefault(clip_id, []).append(f"{r['suite']}.{r['expectation']}")
-    with corpus.lock():
+    out = Path(out_dir) if out_dir is not None else default_verdict_dir(corpus_dir)
+    with tracking.stage("validate", config, out) as stage:
+        manifest = corpus.manifest().reset_index(drop=True)
+        stage.set_tags({"data_version": corpus.version()})
+        results, errors = expectations(config, corpus, manifest)
+        failures: dict[str, list[str]] = {}
+        for r in results:
+            for clip_id in r["failing_clip_ids"]:
+                failures.setdefault(clip_id, []).append(f"{r['suite']}.{r['expectation']}")
+        rows = []
         for clip_id, failed in failures.items():
             row = manifest[manifest["clip_id"] == clip_id].iloc[0]
             detail = f": {errors[clip_id]}" if errors.get(clip_id) else ""
-            reason = f"validation failed: {', '.join(failed)}{detail}"
-            corpus.add_reject(str(row["source_uri"]), reason, stage="validate", sha256=str(row["sha256"]))
-    quarantined = list(failures)
-    report = ValidationReport(success=all(r["success"] for r in results), results=results,
-                              quarantined=sorted(set(quarantined)), clips=len(manifest))
-    out = corpus.root / "meta" / "validate"
-    config.save(out / "config.json")
-    atomic_write_json(out / "report.json", {"success": report.success, "results": results,
-                                            "quarantined": report.quarantined})
-    atomic_write_json(out / "metrics.json", report.metrics())
-    for r in results:
-        log.log(logging.INFO if r["success"] else logging.WARNING, "%s %s.%s %s", "PASS" if r["success"] else "FAIL",
-                r["suite"], r["expectation"], r["kwargs"])
-    with tracking.stage_run("validate", config.flat(), {"data_version": corpus.version()}) as run_:
-        run_.log_metrics(report.metrics())
-        run_.log_artifact(out / "report.json", "validate")
-    return report
+            rows.append({"clip_id": clip_id, "episode_index": int(row["episode_index"]),
+                         "source_uri": str(row["source_uri"]), "sha256": str(row["sha256"]),
+                         "reason": f"validation failed: {', '.join(failed)}{detail}"})
+        quarantine = pd.DataFrame(rows).astype(QUARANTINE_COLUMNS) if rows else empty_quarantine()
+        success = all(r["success"] for r in results)
+        quarantined = sorted(failures)
+        atomic_write_parquet(out / "quarantine.parquet", quarantine)
+        atomic_write_json(out / "report.json", {
+            "success": success, "results": results, "quarantined": quarantined,
+            "validated": sorted(str(c) for c in manifest["clip_id"]), "corpus": str(corpus.root),
+            "corpus_version": corpus.version()})
+        for r in results:
+            log.log(logging.INFO if r["success"] else logging.WARNING, "%s %s.%s %s",
+                    "PASS" if r["success"] else "FAIL", r["suite"], r["expectation"], r["kwargs"])
+        metrics = {"success": int(success), "clips": len(manifest), "quarantined": len(quarantined),
+                   "expectations": len(results), "expectations_failed": sum(not r["success"] for r in results)}
+        return stage.finish(metrics, artifacts={"report": out / "report.json"},
+                            details={"results": results, "quarantined": quarantined, "success": success})
+
+
+def expectations(config: ValidateConfig, corpus: Corpus, manifest: pd.DataFrame) -> tuple[list[dict], dict[str, str]]:
+    """Every expectation's outcome, and the decode error of each clip that had one."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # keep batch logs readable
+    if not len(manifest):
+        return [{"suite": "manifest", "expectation": "corpus_not_empty", "kwargs": {}, "success": False,
+                 "unexpected_count": 0, "failing_clip_ids": []}], {}
+    results = _check(gx, context, "manifest", manifest, manifest_expectations(gx, config))
+    decoded = decode_table(corpus, manifest)
+    results += _check(gx, context, "episodes", decoded, episode_expectations(gx, corpus.size, config))
+    return results, dict(zip(decoded["clip_id"], decoded["error"]))
