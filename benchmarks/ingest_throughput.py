@@ -18,9 +18,10 @@ from pathlib import Path
 
 os.environ.setdefault("EGOVLA_TRACKING", "off")
 
-import av  # noqa: E402
+import av
+from results import save
 
-from egovla.ingest import IngestConfig, run  # noqa: E402
+from egovla.ingest import IngestConfig, run
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
@@ -42,7 +43,7 @@ def ingest(clips: list[Path], size: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         result = run(IngestConfig(size=size), [str(c) for c in clips], Path(tmp) / "corpus")
-        return result.source_frames_decoded / (time.perf_counter() - start)
+        return result.metrics["source_frames_decoded"] / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -58,12 +59,24 @@ def main() -> None:
         rounds["decode+rgb"].append(decode_only(clips, to_rgb=True))
         rounds["ingest"].append(ingest(clips, args.size))
     med = {k: statistics.median(v) for k, v in rounds.items()}
-    print(f"clips: {len(clips)} from {args.clip_dir}; size {args.size}px; {args.repeats} alternating rounds; "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    print(
+        f"clips: {len(clips)} from {args.clip_dir}; size {args.size}px; {args.repeats} alternating rounds; "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+    )
     for name, values in rounds.items():
         print(f"  {name:<11} {med[name]:8.1f} source frames/s  (rounds: {', '.join(f'{v:.0f}' for v in values)})")
     print(f"  ratio ingest / decode-only     {med['ingest'] / med['decode']:.2f}")
     print(f"  ratio ingest / decode+rgb      {med['ingest'] / med['decode+rgb']:.2f}")
+    save(
+        "ingest_throughput",
+        {"clips": len(clips), "size": args.size, "repeats": args.repeats},
+        {
+            "source_frames_per_s": med,
+            "rounds": rounds,
+            "ratio_ingest_decode": med["ingest"] / med["decode"],
+            "ratio_ingest_decode_rgb": med["ingest"] / med["decode+rgb"],
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -23,13 +23,23 @@ from pathlib import Path
 os.environ.setdefault("EGOVLA_TRACKING", "off")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from egovla import lam  # noqa: E402
-from egovla.ingest import IngestConfig, run as ingest  # noqa: E402
-from egovla.masks import MaskConfig, run as masks  # noqa: E402
-from egovla.synth import SynthConfig, run as synth  # noqa: E402
+from results import save
 
-COLUMNS = {"probe.displacement_r2": "probe R2", "swap_invariance": "swap inv.", "motion_sensitivity": "motion sens.",
-           "action.perplexity": "perplexity", "recon.action_only.fg": "action-only fg err"}
+from egovla import lam
+from egovla.ingest import IngestConfig
+from egovla.ingest import run as ingest
+from egovla.masks import MaskConfig
+from egovla.masks import run as masks
+from egovla.synth import SynthConfig
+from egovla.synth import run as synth
+
+COLUMNS = {
+    "probe.displacement_r2": "probe R2",
+    "swap_invariance": "swap inv.",
+    "motion_sensitivity": "motion sens.",
+    "action.perplexity": "perplexity",
+    "recon.action_only.fg": "action-only fg err",
+}
 
 
 def main() -> None:
@@ -38,8 +48,8 @@ def main() -> None:
     parser.add_argument("--synth-seed", type=int, default=7, help="seed of the generated corpus")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--train", default="{}", help="TrainConfig overrides as JSON, e.g. '{\"foreground\": \"union\"}'")
-    parser.add_argument("--model", default="{}", help="ModelConfig overrides as JSON, e.g. '{\"fusion\": \"temporal\"}'")
+    parser.add_argument("--train", default="{}", help='TrainConfig overrides as JSON, e.g. \'{"foreground": "union"}\'')
+    parser.add_argument("--model", default="{}", help='ModelConfig overrides as JSON, e.g. \'{"fusion": "temporal"}\'')
     args = parser.parse_args()
     rows: dict[str, list[dict]] = {"ours": [], "ablation": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,13 +60,17 @@ def main() -> None:
         for seed in args.seeds:
             tic = time.perf_counter()
             train = {**json.loads(args.train), "seed": seed, "steps": args.steps}
-            config = lam.preset("tiny", robot_episodes=0, train=train, model=json.loads(args.model))
-            m = lam.run_train(config, corpus, Path(tmp) / f"lam{seed}")
+            config = lam.LAMConfig.resolve(
+                section={"robot_episodes": 0, "train": train, "model": json.loads(args.model)}
+            )
+            m = lam.run_train(config, corpus, Path(tmp) / f"lam{seed}").metrics
             rows["ours"].append({k: m.get(k, float("nan")) for k in COLUMNS})
             rows["ablation"].append({k: m.get(f"ablation.{k}", float("nan")) for k in COLUMNS})
             print(f"seed {seed} done in {time.perf_counter() - tic:.0f} s", flush=True)
-    print(f"\n{args.clips} generated clips (seed {args.synth_seed}), motion masks, tiny preset, {args.steps} steps, "
-          f"train {args.train}, model {args.model}; ours | ablation")
+    print(
+        f"\n{args.clips} generated clips (seed {args.synth_seed}), motion masks, tiny preset, {args.steps} steps, "
+        f"train {args.train}, model {args.model}; ours | ablation"
+    )
     print(f"  {'seed':<6}" + "".join(f"{name:>26}" for name in COLUMNS.values()))
     for i, seed in enumerate(args.seeds + ["mean"]):
         cells = []
@@ -68,6 +82,18 @@ def main() -> None:
                 ours, abl = rows["ours"][i][key], rows["ablation"][i][key]
             cells.append(f"{ours:+9.3f} | {abl:+9.3f}" if key != "action.perplexity" else f"{ours:9.2f} | {abl:9.2f}")
         print(f"  {str(seed):<6}" + "".join(f"{c:>26}" for c in cells))
+    save(
+        "lam_disentangle",
+        {
+            "clips": args.clips,
+            "synth_seed": args.synth_seed,
+            "seeds": args.seeds,
+            "steps": args.steps,
+            "train": args.train,
+            "model": args.model,
+        },
+        {"per_seed": rows},
+    )
 
 
 if __name__ == "__main__":

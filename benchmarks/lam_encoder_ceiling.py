@@ -19,17 +19,20 @@ from pathlib import Path
 os.environ.setdefault("EGOVLA_TRACKING", "off")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
+from results import save
 
-from egovla import lam  # noqa: E402
-from egovla.ingest.store import Corpus  # noqa: E402
-from egovla.ingest import IngestConfig, run as ingest  # noqa: E402
-from egovla.lam.data import Augmentation, Transitions, split_episodes  # noqa: E402
-from egovla.lam.evaluate import r2  # noqa: E402
-from egovla.lam.model import LatentActionModel  # noqa: E402
-from egovla.lam.stage import true_displacements  # noqa: E402
-from egovla.synth import SynthConfig, run as synth  # noqa: E402
+from egovla import lam
+from egovla.ingest import IngestConfig
+from egovla.ingest import run as ingest
+from egovla.ingest.store import Corpus
+from egovla.lam.data import Augmentation, Transitions, split_episodes
+from egovla.lam.evaluate import r2
+from egovla.lam.model import LatentActionModel
+from egovla.lam.stage import true_displacements
+from egovla.synth import SynthConfig
+from egovla.synth import run as synth
 
 
 def transitions(corpus: Corpus, episodes: list[int], cfg, gap: int) -> tuple[Transitions, np.ndarray]:
@@ -40,8 +43,14 @@ def transitions(corpus: Corpus, episodes: list[int], cfg, gap: int) -> tuple[Tra
     return data, shifts.astype(np.float32)
 
 
-def fit(model_cfg, train: tuple[Transitions, np.ndarray], held: tuple[Transitions, np.ndarray], steps: int,
-        lr: float, augment: bool) -> tuple[float, float]:
+def fit(
+    model_cfg,
+    train: tuple[Transitions, np.ndarray],
+    held: tuple[Transitions, np.ndarray],
+    steps: int,
+    lr: float,
+    augment: bool,
+) -> tuple[float, float]:
     torch.manual_seed(0)
     model = LatentActionModel(model_cfg)
     head = torch.nn.Linear(model_cfg.model_dim * model_cfg.action_tokens, 2)
@@ -68,8 +77,9 @@ def fit(model_cfg, train: tuple[Transitions, np.ndarray], held: tuple[Transition
     with torch.no_grad():
         scores = []
         for data, y in (train, held):
-            pred = np.concatenate([predict(data, np.arange(i, min(i + 128, len(data)))).numpy()
-                                   for i in range(0, len(data), 128)])
+            pred = np.concatenate(
+                [predict(data, np.arange(i, min(i + 128, len(data)))).numpy() for i in range(0, len(data), 128)]
+            )
             scores.append(r2(y, pred * scale))
     return scores[0], scores[1]
 
@@ -79,22 +89,30 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=40)
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--lr", type=float, default=1e-3)
-    config = lam.preset("tiny")
+    config = lam.LAMConfig()
     parser.add_argument("--gaps", type=int, nargs="+", default=[config.train.frame_gap], help="frame gaps k")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         synth(SynthConfig(clips=args.clips, seed=7), Path(tmp) / "scenes")
         ingest(IngestConfig(), [str(Path(tmp) / "scenes")], Path(tmp) / "corpus")
         corpus = Corpus(Path(tmp) / "corpus")
-        train_eps, held_eps = split_episodes(corpus.usable_episodes(), 0.25, 0)
-        print(f"{args.clips} generated clips ({len(train_eps)} train / {len(held_eps)} held-out episodes), "
-              f"tiny encoder + linear head trained on true displacement, {args.steps} steps, lr {args.lr}")
+        train_eps, held_eps = split_episodes(corpus.episode_indices(), 0.25, 0)
+        print(
+            f"{args.clips} generated clips ({len(train_eps)} train / {len(held_eps)} held-out episodes), "
+            f"tiny encoder + linear head trained on true displacement, {args.steps} steps, lr {args.lr}"
+        )
+        rows = []
         for gap in args.gaps:
             train, held = (transitions(corpus, e, config.model, gap) for e in (train_eps, held_eps))
             for augment in (False, True):
                 own, other = fit(config.model, train, held, args.steps, args.lr, augment)
-                print(f"  k={gap}, augmentation {'on ' if augment else 'off'}: R2 on training episodes {own:+.3f}, "
-                      f"held-out {other:+.3f}", flush=True)
+                rows.append({"gap": gap, "augment": augment, "r2_train": own, "r2_held_out": other})
+                print(
+                    f"  k={gap}, augmentation {'on ' if augment else 'off'}: R2 on training episodes {own:+.3f}, "
+                    f"held-out {other:+.3f}",
+                    flush=True,
+                )
+    save("lam_encoder_ceiling", {"clips": args.clips, "steps": args.steps, "lr": args.lr}, {"fits": rows})
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import torch
+from results import save
 
 from egovla.lam import LatentActionModel, ModelConfig
 
@@ -32,10 +33,10 @@ def sample(n: int, rng: np.random.Generator):
         x, y = rng.integers(12, 40, 2)
         dx, dy = DIRECTIONS[direction[i]].round().astype(int)
         a[i], b[i] = background, background
-        a[i, y:y + 12, x:x + 12] = (250, 200, 160)
-        b[i, y + dy:y + dy + 12, x + dx:x + dx + 12] = (250, 200, 160)
+        a[i, y : y + 12, x : x + 12] = (250, 200, 160)
+        b[i, y + dy : y + dy + 12, x + dx : x + dx + 12] = (250, 200, 160)
         mask = np.zeros((64, 64), np.float32)
-        mask[y + dy:y + dy + 12, x + dx:x + dx + 12] = 1
+        mask[y + dy : y + dy + 12, x + dx : x + dx + 12] = 1
         fg[i] = mask.reshape(8, 8, 8, 8).mean((1, 3)).ravel()
     to_tensor = lambda z: torch.from_numpy(z).permute(0, 3, 1, 2).float() / 255  # noqa: E731
     return to_tensor(a), to_tensor(b), torch.from_numpy(fg), direction
@@ -71,6 +72,16 @@ def main() -> None:
     print(f"{args.steps} steps in {time.perf_counter() - tic:.0f} s, model {args.model}")
     print(f"  direction accuracy from codes  {np.mean(np.array(guesses) == direction[300:]):.2f}  (chance 0.125)")
     print(f"  foreground error  with latents {with_latents:.3f}  | latents zeroed {zeroed:.3f}")
+    save(
+        "lam_toy_direction",
+        {"steps": args.steps, "model": args.model},
+        {
+            "direction_accuracy": float(np.mean(np.array(guesses) == direction[300:])),
+            "chance": 0.125,
+            "foreground_error_with_latents": with_latents,
+            "foreground_error_latents_zeroed": zeroed,
+        },
+    )
 
 
 if __name__ == "__main__":

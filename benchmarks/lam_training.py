@@ -13,6 +13,7 @@ import statistics
 import time
 
 import torch
+from results import save
 from torch.utils.flop_counter import FlopCounterMode
 
 from egovla.lam import LatentActionModel, ModelConfig
@@ -61,12 +62,28 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     peak = matmul_peak()
     print(f"threads {args.threads}; fp32 matmul peak {peak / 1e9:.1f} GFLOP/s (1024^3, best of 10)")
-    print(f"  {'batch':>5} {'image':>5} {'ms/step':>8} {'samples/s':>10} {'GFLOP/step':>10} {'GFLOP/s':>8} {'of peak':>8}")
+    print(
+        f"  {'batch':>5} {'image':>5} {'ms/step':>8} {'samples/s':>10} {'GFLOP/step':>10} {'GFLOP/s':>8} {'of peak':>8}"
+    )
+    rows = []
     for batch, image in [(8, 64), (16, 64), (32, 64), (64, 64), (16, 32), (16, 96), (16, 128)]:
         seconds, flops = step_stats(batch, image)
         achieved = flops / seconds
-        print(f"  {batch:>5} {image:>5} {seconds * 1e3:8.1f} {batch / seconds:10.1f} {flops / 1e9:10.2f} "
-              f"{achieved / 1e9:8.1f} {achieved / peak:8.1%}")
+        rows.append(
+            {
+                "batch": batch,
+                "image": image,
+                "ms_per_step": seconds * 1e3,
+                "samples_per_s": batch / seconds,
+                "gflop_per_s": achieved / 1e9,
+                "of_peak": achieved / peak,
+            }
+        )
+        print(
+            f"  {batch:>5} {image:>5} {seconds * 1e3:8.1f} {batch / seconds:10.1f} {flops / 1e9:10.2f} "
+            f"{achieved / 1e9:8.1f} {achieved / peak:8.1%}"
+        )
+    save("lam_training", {"threads": args.threads}, {"matmul_peak_gflop_per_s": peak / 1e9, "steps": rows})
 
 
 if __name__ == "__main__":

@@ -16,9 +16,14 @@ from pathlib import Path
 os.environ.setdefault("EGOVLA_TRACKING", "off")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from egovla.ingest import IngestConfig, run as ingest  # noqa: E402
-from egovla.masks import MaskConfig, run as masks  # noqa: E402
-from egovla.synth import SynthConfig, run as synth  # noqa: E402
+from results import save
+
+from egovla.ingest import IngestConfig
+from egovla.ingest import run as ingest
+from egovla.masks import MaskConfig
+from egovla.masks import run as masks
+from egovla.synth import SynthConfig
+from egovla.synth import run as synth
 
 
 def main() -> None:
@@ -35,11 +40,22 @@ def main() -> None:
     print(f"{args.clips} generated clips (seed {args.seed}), 128 px, 40 frames each")
     print(f"  {'kind':<12} {'ours':>6} {'baseline':>9} {'gain':>6}")
     for kind in kinds:
-        print(f"  {kind:<12} {m[f'iou.{kind}']:6.3f} {m[f'iou_baseline.{kind}']:9.3f} "
-              f"{m[f'iou.{kind}'] - m[f'iou_baseline.{kind}']:+6.3f}")
+        print(
+            f"  {kind:<12} {m[f'iou.{kind}']:6.3f} {m[f'iou_baseline.{kind}']:9.3f} "
+            f"{m[f'iou.{kind}'] - m[f'iou_baseline.{kind}']:+6.3f}"
+        )
     moving = [k for k in kinds if k not in ("static", "mean")]  # the bar: >= 0.6 with camera motion
     ours, base = (sum(m[f"{name}.{k}"] for k in moving) / len(moving) for name in ("iou", "iou_baseline"))
     print(f"  {'camera moves':<12} {ours:6.3f} {base:9.3f} {ours - base:+6.3f}  ({', '.join(moving)})")
+    save(
+        "mask_quality",
+        {"clips": args.clips, "seed": args.seed},
+        {
+            "iou": {k: m[f"iou.{k}"] for k in kinds},
+            "iou_baseline": {k: m[f"iou_baseline.{k}"] for k in kinds},
+            "camera_moves": {"ours": ours, "baseline": base},
+        },
+    )
 
 
 if __name__ == "__main__":

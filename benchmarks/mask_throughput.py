@@ -19,11 +19,13 @@ from pathlib import Path
 os.environ.setdefault("EGOVLA_TRACKING", "off")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import cv2  # noqa: E402
+import cv2
+from results import save
 
-from egovla.ingest.store import Corpus  # noqa: E402
-from egovla.ingest import IngestConfig, run as ingest  # noqa: E402
-from egovla.masks import motion_masks  # noqa: E402
+from egovla.ingest import IngestConfig
+from egovla.ingest import run as ingest
+from egovla.ingest.store import Corpus
+from egovla.masks import motion_masks
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
@@ -52,11 +54,12 @@ def main() -> None:
     cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory() as tmp:
         print(f"sample footage, {args.repeats} alternating rounds, 1 thread")
+        figures = {}
         for size in args.sizes:
             corpus_dir = Path(tmp) / f"c{size}"
             ingest(IngestConfig(size=size), [str(SAMPLES)], corpus_dir)
             corpus = Corpus(corpus_dir)
-            episodes = corpus.usable_episodes()
+            episodes = corpus.episode_indices()
             decode, masks = [], []
             for _ in range(args.repeats):
                 decode.append(decode_fps(corpus, episodes))
@@ -64,8 +67,17 @@ def main() -> None:
             d, m = statistics.median(decode), statistics.median(masks)
             # masks_fps includes decoding, so per-frame mask cost = 1/m - 1/d
             mask_only = 1 / (1 / m - 1 / d)
-            print(f"  {size}px: decode {d:7.1f} f/s | decode+masks {m:6.1f} f/s | masks alone {mask_only:6.1f} f/s"
-                  f" | cost masks/decode {d / mask_only:5.2f}x  (frames {corpus.manifest()['episode_frames'].sum()})")
+            print(
+                f"  {size}px: decode {d:7.1f} f/s | decode+masks {m:6.1f} f/s | masks alone {mask_only:6.1f} f/s"
+                f" | cost masks/decode {d / mask_only:5.2f}x  (frames {corpus.manifest()['episode_frames'].sum()})"
+            )
+            figures[f"{size}px"] = {
+                "decode_fps": d,
+                "decode_and_masks_fps": m,
+                "masks_fps": mask_only,
+                "cost_masks_over_decode": d / mask_only,
+            }
+    save("mask_throughput", {"sizes": args.sizes, "repeats": args.repeats}, figures)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import torch
+from results import save
 
 from egovla.vlm import VLMConfig, build_tiny_llava, load_backbone
 from egovla.vlm.data import Examples
@@ -30,8 +31,12 @@ def main() -> None:
     cfg = VLMConfig(batch_size=args.batch, zero_stage=2)
     rng = np.random.default_rng(0)
     n = 256
-    data = Examples((rng.random((n, args.image_size, args.image_size, 3)) * 255).astype(np.uint8),
-                    ["pick up the cup"] * n, rng.integers(0, 16, (n, 4)), np.arange(n))
+    data = Examples(
+        (rng.random((n, args.image_size, args.image_size, 3)) * 255).astype(np.uint8),
+        ["pick up the cup"] * n,
+        rng.integers(0, 16, (n, 4)),
+        np.arange(n),
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_tiny_llava(f"{tmp}/llava", cfg.prompt, image_size=args.image_size)
         torch.manual_seed(0)
@@ -61,8 +66,18 @@ def main() -> None:
     counted = 5 * (args.steps // 5)
     for name, seconds in timings.items():
         print(f"{name:>6}: {counted * args.batch / seconds:7.1f} samples/s   {1000 * seconds / counted:6.1f} ms/step")
-    print(f"ZeRO-2 / plain torch step time: {timings['zero2'] / timings['torch']:.2f}  "
-          f"(batch {args.batch}, {args.image_size} px, world size {world}, {torch.get_num_threads()} threads)")
+    print(
+        f"ZeRO-2 / plain torch step time: {timings['zero2'] / timings['torch']:.2f}  "
+        f"(batch {args.batch}, {args.image_size} px, world size {world}, {torch.get_num_threads()} threads)"
+    )
+    save(
+        "vlm_deepspeed_overhead",
+        {"batch": args.batch, "image_size": args.image_size, "steps": args.steps},
+        {
+            "samples_per_s": {k: counted * args.batch / v for k, v in timings.items()},
+            "zero2_over_torch_step_time": timings["zero2"] / timings["torch"],
+        },
+    )
 
 
 if __name__ == "__main__":

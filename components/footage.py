@@ -9,8 +9,9 @@ from components import COMPONENT_IMAGE
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def ingest_op(sources: list, corpus: Output[Dataset], metrics: Output[Metrics], preset: Optional[str] = None,
-              params: dict = {}):  # noqa: B006 - kfp reads the default from the signature
+def ingest_op(
+    sources: list, corpus: Output[Dataset], metrics: Output[Metrics], preset: Optional[str] = None, params: dict = {}
+):
     """Decodes footage (local paths or s3:// prefixes) into a corpus artifact. ``params``: the ingest
     section of params.yaml."""
     from egovla.ingest import IngestConfig, run
@@ -22,8 +23,13 @@ def ingest_op(sources: list, corpus: Output[Dataset], metrics: Output[Metrics], 
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def validate_op(corpus: Input[Dataset], verdict: Output[Dataset], metrics: Output[Metrics],
-                preset: Optional[str] = None, params: dict = {}) -> bool:  # noqa: B006
+def validate_op(
+    corpus: Input[Dataset],
+    verdict: Output[Dataset],
+    metrics: Output[Metrics],
+    preset: Optional[str] = None,
+    params: dict = {},
+) -> bool:
     """Validates the corpus (read-only); the verdict artifact holds the report and the quarantine table."""
     from egovla.validate import ValidateConfig, run
 

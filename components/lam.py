@@ -9,8 +9,15 @@ from components import COMPONENT_IMAGE
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def lam_train_op(corpus: Input[Dataset], verdict: Input[Dataset], masks: Input[Dataset], run: Output[Model],
-                 metrics: Output[Metrics], preset: Optional[str] = None, params: dict = {}):  # noqa: B006
+def lam_train_op(
+    corpus: Input[Dataset],
+    verdict: Input[Dataset],
+    masks: Input[Dataset],
+    run: Output[Model],
+    metrics: Output[Metrics],
+    preset: Optional[str] = None,
+    params: dict = {},
+):
     """Trains the LAM; the run artifact holds ours/model, ablation/model, figures and metrics.json."""
     from egovla.lam import LAMConfig, run_train
 
@@ -22,8 +29,14 @@ def lam_train_op(corpus: Input[Dataset], verdict: Input[Dataset], masks: Input[D
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def lam_label_op(corpus: Input[Dataset], verdict: Input[Dataset], run: Input[Model], labels: Output[Dataset],
-                 preset: Optional[str] = None, params: dict = {}):  # noqa: B006
+def lam_label_op(
+    corpus: Input[Dataset],
+    verdict: Input[Dataset],
+    run: Input[Model],
+    labels: Output[Dataset],
+    preset: Optional[str] = None,
+    params: dict = {},
+):
     """Latent action codes for every usable transition of the corpus."""
     from egovla.lam import LabelConfig, run_label
 

@@ -9,8 +9,14 @@ from components import COMPONENT_IMAGE
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def masks_op(corpus: Input[Dataset], verdict: Input[Dataset], masks: Output[Dataset], metrics: Output[Metrics],
-             preset: Optional[str] = None, params: dict = {}):  # noqa: B006
+def masks_op(
+    corpus: Input[Dataset],
+    verdict: Input[Dataset],
+    masks: Output[Dataset],
+    metrics: Output[Metrics],
+    preset: Optional[str] = None,
+    params: dict = {},
+):
     """Physical masks for every usable episode; contact sheets and IoU land in the masks artifact."""
     from egovla.masks import MaskConfig, run
 

@@ -9,11 +9,18 @@ from components import COMPONENT_IMAGE
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def vlm_pretrain_op(corpus: Input[Dataset], verdict: Input[Dataset], labels: Input[Dataset], run: Output[Model],
-                    metrics: Output[Metrics], preset: Optional[str] = None, params: dict = {},  # noqa: B006
-                    backbone_params: dict = {}):  # noqa: B006
+def vlm_pretrain_op(
+    corpus: Input[Dataset],
+    verdict: Input[Dataset],
+    labels: Input[Dataset],
+    run: Output[Model],
+    metrics: Output[Metrics],
+    preset: Optional[str] = None,
+    params: dict = {},
+    vlm_backbone_params: dict = {},
+):
     """Pretrains the VLM on the labelled corpus; ``run`` holds model/ (save_pretrained) and metrics.json.
-    Without a ``backbone`` in ``params`` the tiny CPU-scale LLaVA is built from ``backbone_params``
+    Without a ``backbone`` in ``params`` the tiny CPU-scale LLaVA is built from ``vlm_backbone_params``
     (the embedded default)."""
     import os
 
@@ -21,7 +28,7 @@ def vlm_pretrain_op(corpus: Input[Dataset], verdict: Input[Dataset], labels: Inp
 
     config = VLMConfig.resolve(preset, params)
     if config.backbone is None:
-        tiny = run_backbone(BackboneConfig.resolve(None, backbone_params), os.path.join(run.path, "tiny_backbone"))
+        tiny = run_backbone(BackboneConfig.resolve(None, vlm_backbone_params), os.path.join(run.path, "tiny_backbone"))
         config = VLMConfig.resolve(preset, params, {"backbone": tiny.out_dir})
     result = run_pretrain(config, corpus.path, run.path, labels_dir=labels.path, verdict_dir=verdict.path)
     for name, value in result.numeric_metrics().items():

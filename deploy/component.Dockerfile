@@ -20,7 +20,7 @@ COPY constraints.txt pyproject.toml README.md ./
 COPY src ./src
 COPY components ./components
 COPY pipelines ./pipelines
-RUN PIP_CONSTRAINT=/opt/egovla/constraints.txt pip install -c constraints.txt . \
+RUN PIP_CONSTRAINT=/opt/egovla/constraints.txt pip install -c constraints.txt ".[train,sim,pipelines]" \
  && python -c "import egovla, kfp, cv2, av; print('egovla', egovla.__version__)"
 
 ENV PYTHONPATH=/opt/egovla

@@ -11,8 +11,12 @@ from components.masks import masks_op
 
 
 @dsl.pipeline(name="egovla-footage", description="Ingest egocentric footage into a validated corpus.")
-def footage_pipeline(sources: list, ingest_params: dict = {}, validate_params: dict = {},  # noqa: B006
-                     masks_params: dict = {}) -> bool:  # noqa: B006
+def footage_pipeline(
+    sources: list,
+    ingest_params: dict = {},
+    validate_params: dict = {},
+    masks_params: dict = {},
+) -> bool:
     ingest = ingest_op(sources=sources, params=ingest_params).set_display_name("ingest footage")
     validate = validate_op(corpus=ingest.outputs["corpus"], params=validate_params).set_display_name("validate corpus")
     masks = masks_op(corpus=ingest.outputs["corpus"], verdict=validate.outputs["verdict"], params=masks_params)

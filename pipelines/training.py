@@ -13,9 +13,16 @@ from components.vlm import vlm_pretrain_op
 
 
 @dsl.pipeline(name="egovla-training", description="Egocentric footage to a latent-action pretrained VLM.")
-def training_pipeline(sources: list, ingest_params: dict = {}, validate_params: dict = {},  # noqa: B006
-                      masks_params: dict = {}, lam_params: dict = {}, label_params: dict = {},  # noqa: B006
-                      vlm_backbone_params: dict = {}, vlm_params: dict = {}):  # noqa: B006
+def training_pipeline(
+    sources: list,
+    ingest_params: dict = {},
+    validate_params: dict = {},
+    masks_params: dict = {},
+    lam_params: dict = {},
+    label_params: dict = {},
+    vlm_backbone_params: dict = {},
+    vlm_params: dict = {},
+):
     ingest = ingest_op(sources=sources, params=ingest_params)
     corpus = ingest.outputs["corpus"]
     verdict = validate_op(corpus=corpus, params=validate_params).outputs["verdict"]
@@ -24,8 +31,13 @@ def training_pipeline(sources: list, ingest_params: dict = {}, validate_params: 
     train.set_display_name("latent action model").set_cpu_request("4").set_memory_request("8G")
     labels = lam_label_op(corpus=corpus, verdict=verdict, run=train.outputs["run"], params=label_params)
     labels.set_display_name("latent action labels")
-    vlm = vlm_pretrain_op(corpus=corpus, verdict=verdict, labels=labels.outputs["labels"], params=vlm_params,
-                          backbone_params=vlm_backbone_params)
+    vlm = vlm_pretrain_op(
+        corpus=corpus,
+        verdict=verdict,
+        labels=labels.outputs["labels"],
+        params=vlm_params,
+        vlm_backbone_params=vlm_backbone_params,
+    )
     # One GPU per pod here; several nodes run the same command as a PyTorchJob (deploy/vlm-pretrain.yaml).
     vlm.set_display_name("VLM latent-action pretraining").set_accelerator_type("nvidia.com/gpu")
     vlm.set_accelerator_limit(1).set_memory_request("32G")

@@ -5,18 +5,29 @@ import sys
 from pathlib import Path
 
 # Before any heavy import: one thread (2-core CI), no telemetry, no hub.
-os.environ.update({
-    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
-    "GX_ANALYTICS_ENABLED": "false", "MLFLOW_ENABLE_TELEMETRY": "false", "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1", "DVC_NO_ANALYTICS": "1", "KFP_DISABLE_EXECUTION_CACHING_BY_DEFAULT": "true",
-    "HF_HUB_OFFLINE": "1", "EGOVLA_TRACKING": "off",
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-})
+os.environ.update(
+    {
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "GX_ANALYTICS_ENABLED": "false",
+        "MLFLOW_ENABLE_TELEMETRY": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "KFP_DISABLE_EXECUTION_CACHING_BY_DEFAULT": "true",
+        "HF_HUB_OFFLINE": "1",
+        "EGOVLA_TRACKING": "off",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+)
 sys.path.insert(0, str(Path(__file__).parent))
 
-import pytest  # noqa: E402
+import pytest
 
-import services  # noqa: E402
+import services
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data" / "samples"
@@ -42,12 +53,26 @@ def mlflow_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow")
     port = services.free_port()
     proc = services.start(
-        [services.bin_path("mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--artifacts-destination", str(root / "artifacts"),
-         "--workers", "1"],
-        f"http://127.0.0.1:{port}/health", root / "server.log", timeout=120,
+        [
+            services.bin_path("mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{root}/mlflow.db",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--workers",
+            "1",
+        ],
+        f"http://127.0.0.1:{port}/health",
+        root / "server.log",
+        timeout=120,
         # its GenAI job runner, unused here, keeps a store in /dev/shm that outlives a stop by PID
-        env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+        env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+    )
     yield f"http://127.0.0.1:{port}"
     services.stop(proc)
 
@@ -57,8 +82,12 @@ def s3_server(tmp_path_factory):
     """moto in server mode: a real S3-compatible HTTP endpoint on 127.0.0.1."""
     root = tmp_path_factory.mktemp("moto")
     port = services.free_port()
-    proc = services.start([services.bin_path("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                          f"http://127.0.0.1:{port}/moto-api/", root / "server.log", timeout=60)
+    proc = services.start(
+        [services.bin_path("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        f"http://127.0.0.1:{port}/moto-api/",
+        root / "server.log",
+        timeout=60,
+    )
     yield f"http://127.0.0.1:{port}"
     services.stop(proc)
 

@@ -16,7 +16,7 @@ def moving_square(frames: int = 24, size: int = 64, seed: int = 0) -> np.ndarray
     video = np.tile((rng.random((1, size, size, 3)) * 255).astype(np.uint8), (frames, 1, 1, 1))
     for t in range(frames):
         x = 4 + t % (size - 16)
-        video[t, 20:32, x:x + 12] = (255, 40, 40)
+        video[t, 20:32, x : x + 12] = (255, 40, 40)
     return video
 
 
@@ -65,7 +65,7 @@ def audio_only(path: Path, seconds: float = 1.0) -> Path:
         s = c.add_stream("aac", rate=rate)
         samples = (np.sin(np.linspace(0, 440 * 2 * np.pi * seconds, int(rate * seconds))) * 0.3).astype(np.float32)
         for start in range(0, len(samples) - 1024, 1024):
-            frame = av.AudioFrame.from_ndarray(samples[None, start:start + 1024], format="fltp", layout="mono")
+            frame = av.AudioFrame.from_ndarray(samples[None, start : start + 1024], format="fltp", layout="mono")
             frame.sample_rate = rate
             for p in s.encode(frame):
                 c.mux(p)
@@ -101,4 +101,21 @@ def variable_frame_rate(path: Path, frames: int = 40) -> Path:
                 c.mux(p)
         for p in s.encode():
             c.mux(p)
+    return path
+
+
+def animated_gif(path: Path, frames: int = 24, fps: int = 10, size: int = 64) -> Path:
+    """Real footage as an animated GIF (constant frame delay), written through PyAV's gif encoder."""
+    import av
+
+    with av.open(str(path), mode="w", format="gif") as container:
+        stream = container.add_stream("gif", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size, size, "rgb8"
+        for i, frame in enumerate(moving_square(frames, size)):
+            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            video_frame.pts = i
+            for packet in stream.encode(video_frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
     return path

@@ -26,20 +26,21 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen) -> None:
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:
             time.sleep(0.3)
     raise TimeoutError(f"service did not answer {url} within {timeout}s")
 
 
 def start(cmd: list[str], health_url: str, log_path: Path, timeout: float = 60, env: dict | None = None):
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, **(env or {})})
+    log = open(log_path, "wb")  # noqa: SIM115 - the service writes to it for as long as it runs
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **(env or {})}
+    )
     try:
         wait_http(health_url, timeout, proc)
     except Exception:
         stop(proc)
-        raise RuntimeError(f"{cmd[0]} failed to start; log:\n{log_path.read_text()[-3000:]}")
+        raise RuntimeError(f"{cmd[0]} failed to start; log:\n{log_path.read_text()[-3000:]}") from None
     return proc
 
 

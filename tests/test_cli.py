@@ -6,15 +6,30 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import footage_factory as ff
 from egovla.cli import app
+
+import footage_factory as ff
 
 runner = CliRunner()
 EGOVLA = str(Path(sys.executable).parent / "egovla")
 
 
-@pytest.mark.parametrize("command", [[], ["config"], ["ingest"], ["validate"], ["synth"], ["masks"], ["demo"],
-                                     ["lam", "train"], ["lam", "label"], ["vlm", "tiny"], ["vlm", "pretrain"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["config"],
+        ["ingest"],
+        ["validate"],
+        ["synth"],
+        ["masks"],
+        ["demo"],
+        ["lam", "train"],
+        ["lam", "label"],
+        ["vlm", "tiny"],
+        ["vlm", "pretrain"],
+    ],
+)
 def test_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
@@ -26,15 +41,32 @@ def test_cli_ingest_validate_with_params_file(tmp_path):
     ff.text_as_mp4(tmp_path / "clips" / "b.mp4")
     params = tmp_path / "params.yaml"
     params.write_text("ingest:\n  fps: 5\n  size: 48\nvalidate:\n  min_fps: 1.0\n")
-    out = subprocess.run([EGOVLA, "ingest", str(tmp_path / "clips"), "--corpus", str(tmp_path / "c"),
-                          "--params", str(params), "--metrics-file", str(tmp_path / "m.json")],
-                         capture_output=True, text=True, env={"EGOVLA_TRACKING": "off", "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [
+            EGOVLA,
+            "ingest",
+            str(tmp_path / "clips"),
+            "--corpus",
+            str(tmp_path / "c"),
+            "--params",
+            str(params),
+            "--metrics-file",
+            str(tmp_path / "m.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env={"EGOVLA_TRACKING": "off", "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr
     assert "added 1" in out.stdout and "rejected 1" in out.stdout and "b.mp4" in out.stdout, out.stdout
     assert json.loads((tmp_path / "m.json").read_text())["added"] == 1
     assert json.loads((tmp_path / "c/meta/ingest/config.json").read_text())["size"] == 48
-    out = subprocess.run([EGOVLA, "validate", "--corpus", str(tmp_path / "c"), "--params", str(params), "--strict"],
-                         capture_output=True, text=True, env={"EGOVLA_TRACKING": "off", "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [EGOVLA, "validate", "--corpus", str(tmp_path / "c"), "--params", str(params), "--strict"],
+        capture_output=True,
+        text=True,
+        env={"EGOVLA_TRACKING": "off", "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0 and "passed: 1 clips" in out.stdout
 
 
@@ -62,8 +94,19 @@ def test_wrong_model_folders_get_words_not_tracebacks(tmp_path):
     assert out.exit_code == 2 and "Traceback" not in out.output
     assert "expected a latent action model folder" in out.output and "ours/model" in out.output
     assert "found: checkpoints" in out.output
-    out = runner.invoke(app, ["lam", "train", "--corpus", str(tmp_path / "c"), "--out", str(tmp_path / "lam"),
-                              "--masks-dir", str(tmp_path / "nowhere")])
+    out = runner.invoke(
+        app,
+        [
+            "lam",
+            "train",
+            "--corpus",
+            str(tmp_path / "c"),
+            "--out",
+            str(tmp_path / "lam"),
+            "--masks-dir",
+            str(tmp_path / "nowhere"),
+        ],
+    )
     assert out.exit_code == 2 and "not a masks folder" in out.output
     out = runner.invoke(app, ["masks", "--corpus", str(tmp_path / "nothing")])
     assert out.exit_code == 2 and "not a corpus" in out.output

@@ -16,8 +16,9 @@ runner = CliRunner()
 
 def test_layers_apply_in_order():
     section = {"preset": "paper", "train": {"steps": 7}, "robot_episodes": 0}
-    config = LAMConfig.resolve(section=section, overrides={"train.batch_size": 3, "ablation": None},
-                               sets=["train.lr=0.5", "model.heads=4"])
+    config = LAMConfig.resolve(
+        section=section, overrides={"train.batch_size": 3, "ablation": None}, sets=["train.lr=0.5", "model.heads=4"]
+    )
     assert config.preset == "paper" and config.model.image_size == 224  # from the preset
     assert config.train.steps == 7 and config.train.frame_gap == 9  # params over preset, preset kept elsewhere
     assert (config.train.batch_size, config.train.lr, config.model.heads) == (3, 0.5, 4)  # options and --set
@@ -72,12 +73,15 @@ def test_config_command_prints_what_a_run_would_use(tmp_path):
     assert resolved == VLMConfig.from_params(params, sets=["lr=0.25"]).model_dump(mode="json")
 
 
-@pytest.mark.parametrize("args, words", [
-    (["config", "lam", "--preset", "huge"], "valid: paper, tiny"),
-    (["config", "lam", "--set", "train.stepz=3"], "train.steps"),
-    (["config", "lam", "--set", "no-equals-sign"], "dotted.key=value"),
-    (["config", "nope"], "valid: synth"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["config", "lam", "--preset", "huge"], "valid: paper, tiny"),
+        (["config", "lam", "--set", "train.stepz=3"], "train.steps"),
+        (["config", "lam", "--set", "no-equals-sign"], "dotted.key=value"),
+        (["config", "nope"], "valid: synth"),
+    ],
+)
 def test_config_mistakes_are_one_line_errors(args, words):
     out = runner.invoke(app, args)
     assert out.exit_code == 2 and words in out.output and "Traceback" not in out.output

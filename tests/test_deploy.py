@@ -1,7 +1,5 @@
 """Deployment files, checked offline: Dockerfiles with Docker's own parser, manifests against their schemas."""
 
-from pathlib import Path
-
 import dockerfile
 import yaml
 

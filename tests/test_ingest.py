@@ -2,13 +2,13 @@ import json
 import shutil
 
 import numpy as np
-import pandas as pd
 import pytest
 
-import footage_factory as ff
-from egovla.ingest.store import IMAGE_KEY, Corpus, CorpusMismatch
 from egovla.ingest import IngestConfig, run
+from egovla.ingest.store import IMAGE_KEY, Corpus, CorpusMismatch
 from egovla.io.tables import read_parquet
+
+import footage_factory as ff
 
 CFG = IngestConfig(fps=10, size=32)
 
@@ -21,8 +21,21 @@ def test_samples_become_lerobot_v3_episodes(samples, tmp_path):
     assert info["codebase_version"] == "v3.0" and info["fps"] == 10 and info["total_episodes"] == 6
     assert info["features"][IMAGE_KEY]["shape"] == [64, 64, 3]
     manifest = corpus.manifest()
-    for column in ("clip_id", "source_uri", "sha256", "codec", "fps", "width", "height", "frames", "duration_s",
-                   "source_tag", "ingested_at", "licence", "task"):
+    for column in (
+        "clip_id",
+        "source_uri",
+        "sha256",
+        "codec",
+        "fps",
+        "width",
+        "height",
+        "frames",
+        "duration_s",
+        "source_tag",
+        "ingested_at",
+        "licence",
+        "task",
+    ):
         assert manifest[column].notna().all(), column
     blocks = manifest[manifest.source_uri.str.endswith("sam2_hands_blocks.mp4")].iloc[0]
     assert (blocks.width, blocks.height, blocks.codec) == (1280, 720, "h264")
@@ -138,3 +151,21 @@ def test_failed_append_leaves_corpus_consistent(tmp_path, monkeypatch):
     result = run(CFG, [str(clips)], tmp_path / "corpus")  # resumes: only the two missing clips
     assert (result.metrics["added"], result.metrics["skipped"]) == (2, 1)
     assert len(Corpus(tmp_path / "corpus").episodes()) == 3
+
+
+def test_files_are_probed_by_content_not_by_suffix(tmp_path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    ff.animated_gif(clips / "hands.gif")  # real footage in a container no suffix list named
+    ff.good_clip(clips / "renamed.bin", seed=4)  # an mp4 under a name that says nothing
+    (clips / "notes.dat").write_bytes(b"\x00\x01 not a video at all")
+    (clips / "hands.json").write_text('{"task": "wave the hand"}')  # the GIF's sidecar
+    (clips / "README.txt").write_text("footage from day 1")
+    result = run(CFG, [str(clips)], tmp_path / "corpus")
+    m = result.metrics
+    assert (m["added"], m["rejected"], m["ignored"]) == (2, 1, 2), result.details
+    manifest = Corpus(tmp_path / "corpus").manifest().set_index("source_uri")
+    assert manifest.loc[str(clips / "hands.gif"), "codec"] == "gif"
+    assert manifest.loc[str(clips / "hands.gif"), "task"] == "wave the hand"
+    reject = result.details["rejects"][0]
+    assert reject["source_uri"] == str(clips / "notes.dat") and "not a readable video container" in reject["reason"]

@@ -1,8 +1,9 @@
 import boto3
 
-import footage_factory as ff
-from egovla.ingest.store import Corpus
 from egovla.ingest import IngestConfig, run
+from egovla.ingest.store import Corpus
+
+import footage_factory as ff
 from services import free_port
 
 
@@ -21,7 +22,9 @@ def test_ingest_from_s3_prefix(s3_server, tmp_path):
     result = run(cfg, ["s3://footage/ego/"], tmp_path / "corpus")
     assert (result.metrics["added"], result.metrics["rejected"]) == (2, 0)
     assert Corpus(tmp_path / "corpus").manifest()["source_uri"].tolist() == [
-        "s3://footage/ego/day1/0.mp4", "s3://footage/ego/day1/1.mp4"]
+        "s3://footage/ego/day1/0.mp4",
+        "s3://footage/ego/day1/1.mp4",
+    ]
     s3.upload_file(str(ff.good_clip(tmp_path / "2.mp4", seed=2)), "footage", "ego/day2/2.mp4")
     again = run(cfg, ["s3://footage/ego/"], tmp_path / "corpus")
     assert (again.metrics["added"], again.metrics["skipped"]) == (1, 2)
@@ -31,8 +34,9 @@ def test_missing_s3_object_is_rejected_and_batch_completes(s3_server, tmp_path):
     s3 = _bucket(s3_server, "footage2")
     s3.upload_file(str(ff.good_clip(tmp_path / "a.mp4")), "footage2", "a.mp4")
     cfg = IngestConfig(size=32, s3_endpoint=s3_server)
-    result = run(cfg, ["s3://footage2/missing.mp4", "s3://no-such-bucket/x.mp4", "s3://footage2/a.mp4"],
-                 tmp_path / "corpus")
+    result = run(
+        cfg, ["s3://footage2/missing.mp4", "s3://no-such-bucket/x.mp4", "s3://footage2/a.mp4"], tmp_path / "corpus"
+    )
     assert (result.metrics["added"], result.metrics["rejected"]) == (1, 2)
     reasons = Corpus(tmp_path / "corpus").rejects().set_index("source_uri")["reason"]
     assert "s3 object not found" in reasons["s3://footage2/missing.mp4"]

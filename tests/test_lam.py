@@ -5,13 +5,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from egovla.ingest import IngestConfig
+from egovla.ingest import run as ingest
 from egovla.ingest.store import Corpus
-from egovla.ingest import IngestConfig, run as ingest
 from egovla.lam import LabelConfig, LAMConfig, LatentActionModel, ModelConfig, read_codes, run_label, run_train
+from egovla.lam.data import Augmentation, Transitions, augment, patch_shares, split_episodes
 from egovla.lam.nsvq import NoiseSubstitutionVQ
 from egovla.lam.train import train
-from egovla.lam.data import Augmentation, Transitions, augment, patch_shares, split_episodes
-from egovla.masks import MaskConfig, run as make_masks
+from egovla.masks import MaskConfig
+from egovla.masks import run as make_masks
+
 from tiny_models import tiny_dinov2
 
 FAST = {"train": {"steps": 12, "batch_size": 8, "checkpoint_every": 5}, "robot_episodes": 0, "swap_scenes": 3}
@@ -25,8 +28,9 @@ def lam_corpus(synth_dir, tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("variant", [{}, {"background": "continuous"}, {"single_codebook": True},
-                                     {"quantizer": "vq", "fusion": "temporal"}])
+@pytest.mark.parametrize(
+    "variant", [{}, {"background": "continuous"}, {"single_codebook": True}, {"quantizer": "vq", "fusion": "temporal"}]
+)
 def test_model_variants_train_and_round_trip(variant, tmp_path):
     torch.manual_seed(0)
     model = LatentActionModel(ModelConfig(**variant))
@@ -88,8 +92,8 @@ def test_hf_vision_backbone_by_path(tmp_path):
 
 
 def test_foreground_is_the_target_frame_mask_or_the_union(lam_corpus):
-    from egovla.masks import read_masks
     from egovla.lam.data import patch_shares
+    from egovla.masks import read_masks
 
     target = Transitions(lam_corpus, [1], 64, 3, 8, foreground="target")
     union = Transitions(lam_corpus, [1], 64, 3, 8, foreground="union")
@@ -138,12 +142,26 @@ def test_training_is_deterministic_and_resumes_exactly(lam_corpus, tmp_path):
 
 
 def test_train_label_and_read_codes(lam_corpus, tmp_path):
-    metrics = run_train(LAMConfig.resolve(section={**FAST, "robot_episodes": 2, "robot_tasks": ["reach-v3"]}),
-                        lam_corpus, tmp_path / "run").metrics
+    metrics = run_train(
+        LAMConfig.resolve(section={**FAST, "robot_episodes": 2, "robot_tasks": ["reach-v3"]}),
+        lam_corpus,
+        tmp_path / "run",
+    ).metrics
     assert np.isfinite(metrics["probe.robot_action_r2"]) and np.isfinite(metrics["ablation.probe.robot_action_r2"])
-    for key in ("recon.full.fg", "recon.full.bg", "recon.action_only.fg", "recon.background_only.bg",
-                "action.usage", "action.perplexity", "background.usage", "background.perplexity",
-                "swap_invariance", "motion_sensitivity", "ablation.action.perplexity", "ablation.swap_invariance"):
+    for key in (
+        "recon.full.fg",
+        "recon.full.bg",
+        "recon.action_only.fg",
+        "recon.background_only.bg",
+        "action.usage",
+        "action.perplexity",
+        "background.usage",
+        "background.perplexity",
+        "swap_invariance",
+        "motion_sensitivity",
+        "ablation.action.perplexity",
+        "ablation.swap_invariance",
+    ):
         assert np.isfinite(metrics[key]), key
     assert 1 <= metrics["action.perplexity"] <= 16
     for png in ("loss_curves.png", "codebook_usage.png", "reconstructions.png"):

@@ -3,27 +3,41 @@ import json
 import boto3
 import cv2
 import numpy as np
-import pandas as pd
 import pytest
 
+from egovla.ingest import IngestConfig
+from egovla.ingest import run as ingest
 from egovla.ingest.store import Corpus
-from egovla.ingest import IngestConfig, run as ingest
 from egovla.io.tables import read_parquet
 from egovla.masks import MaskConfig, motion_masks, read_masks, run
 from egovla.masks.motion import EgoMotion, MotionParams, _median, background_indices, frame_difference_masks
 from egovla.masks.quality import frame_iou
 from egovla.synth import SceneSpec, render
 from egovla.synth.textures import wood
+
 from tiny_models import tiny_sam2_video
 
 
 def _corpus_with(tmp_path, episodes: dict[str, np.ndarray], size: int) -> Corpus:
     corpus = Corpus.open_or_create(tmp_path / "corpus", fps=10, size=size)
     for name, frames in episodes.items():
-        corpus.append_episode(frames, {
-            "clip_id": name, "source_uri": name, "sha256": name * 4, "codec": "h264", "fps": 10.0,
-            "width": size, "height": size, "frames": len(frames), "duration_s": len(frames) / 10,
-            "source_tag": "test", "licence": "test", "task": "test"})
+        corpus.append_episode(
+            frames,
+            {
+                "clip_id": name,
+                "source_uri": name,
+                "sha256": name * 4,
+                "codec": "h264",
+                "fps": 10.0,
+                "width": size,
+                "height": size,
+                "frames": len(frames),
+                "duration_s": len(frames) / 10,
+                "source_tag": "test",
+                "licence": "test",
+                "task": "test",
+            },
+        )
     return corpus
 
 
@@ -91,7 +105,8 @@ def test_stage_masks_every_episode_reads_back_lossless_and_scores(synth_dir, tmp
     m = result.metrics
     assert {"iou.static", "iou.pan", "iou.shake", "iou.distractor", "iou.occlusion"} <= set(m)
     assert 0 <= m["iou_baseline.mean"] <= 1 and m["iou.gain_over_baseline"] == pytest.approx(
-        m["iou.mean"] - m["iou_baseline.mean"])
+        m["iou.mean"] - m["iou_baseline.mean"]
+    )
     masks_dir = tmp_path / "c/masks/motion"
     frames_table = read_parquet(masks_dir / "frames.parquet")
     assert len(frames_table) == 5 * 24 and set(frames_table.columns) >= {"episode_index", "frame_index", "coverage"}
@@ -116,8 +131,10 @@ def test_workers_give_identical_masks(synth_dir, tmp_path):
     run(MaskConfig(workers=1), tmp_path / "c", tmp_path / "one")
     run(MaskConfig(workers=2), tmp_path / "c", tmp_path / "two")
     for e in range(5):
-        assert np.array_equal(read_masks(tmp_path / "c", e, masks_dir=tmp_path / "one"),
-                              read_masks(tmp_path / "c", e, masks_dir=tmp_path / "two"))
+        assert np.array_equal(
+            read_masks(tmp_path / "c", e, masks_dir=tmp_path / "one"),
+            read_masks(tmp_path / "c", e, masks_dir=tmp_path / "two"),
+        )
 
 
 def test_odd_inputs_get_defined_outputs_and_flags_and_the_rest_completes(tmp_path):
@@ -125,10 +142,20 @@ def test_odd_inputs_get_defined_outputs_and_flags_and_the_rest_completes(tmp_pat
     good = render(SceneSpec("pan", 1, 1, frames=20, size=64)).frames
     base = cv2.GaussianBlur((rng.random((640, 640, 3)) * 255).astype(np.uint8), (5, 5), 0)
     streak = np.eye(1, 15, dtype=np.float32).repeat(15, 0) / 15  # motion blur along the swing
-    whip = np.stack([cv2.filter2D(base[y:y + 64, x:x + 64], -1, streak)
-                     for x, y in rng.integers(0, 576, (12, 2))])  # every frame a view far from the last
-    corpus = _corpus_with(tmp_path, {"good": good, "constant": np.full((12, 64, 64, 3), 120, np.uint8),
-                                     "whip": whip, "single": good[:1], "broken": good[:8]}, size=64)
+    whip = np.stack(
+        [cv2.filter2D(base[y : y + 64, x : x + 64], -1, streak) for x, y in rng.integers(0, 576, (12, 2))]
+    )  # every frame a view far from the last
+    corpus = _corpus_with(
+        tmp_path,
+        {
+            "good": good,
+            "constant": np.full((12, 64, 64, 3), 120, np.uint8),
+            "whip": whip,
+            "single": good[:1],
+            "broken": good[:8],
+        },
+        size=64,
+    )
     corpus.video_path(4).write_bytes(b"not a video")
     result = run(MaskConfig(), corpus.root)
     assert (result.metrics["processed"], result.metrics["failed"]) == (4, 1)
@@ -171,8 +198,9 @@ def test_sam2_backend_needs_weights_with_a_clear_message(synth_dir, tmp_path):
 @pytest.mark.slow
 def test_sam2_backend_with_tiny_model_from_folder_and_s3(synth_dir, tmp_path, s3_server, monkeypatch):
     model = tiny_sam2_video(tmp_path / "sam2", size=64)
-    ingest(IngestConfig(size=64), [str(synth_dir / "scene_0001.mp4"), str(synth_dir / "scene_0002.mp4")],
-           tmp_path / "c")
+    ingest(
+        IngestConfig(size=64), [str(synth_dir / "scene_0001.mp4"), str(synth_dir / "scene_0002.mp4")], tmp_path / "c"
+    )
     result = run(MaskConfig(backend="sam2", sam2_model=str(model)), tmp_path / "c")
     assert (result.metrics["processed"], result.metrics["failed"]) == (2, 0), result.details["errors"]
     masks = read_masks(tmp_path / "c", 0)
@@ -185,11 +213,13 @@ def test_sam2_backend_with_tiny_model_from_folder_and_s3(synth_dir, tmp_path, s3
     import egovla.io.models as models
 
     monkeypatch.setattr(models, "CACHE", tmp_path / "cache")
-    from_s3 = run(MaskConfig(backend="sam2", sam2_model="s3://models/sam2/tiny", s3_endpoint=s3_server),
-                  tmp_path / "c", tmp_path / "from_s3")
+    from_s3 = run(
+        MaskConfig(backend="sam2", sam2_model="s3://models/sam2/tiny", s3_endpoint=s3_server),
+        tmp_path / "c",
+        tmp_path / "from_s3",
+    )
     assert from_s3.metrics["processed"] == 2
-    assert np.array_equal(read_masks(tmp_path / "c", 1, masks_dir=tmp_path / "from_s3"),
-                          read_masks(tmp_path / "c", 1))
+    assert np.array_equal(read_masks(tmp_path / "c", 1, masks_dir=tmp_path / "from_s3"), read_masks(tmp_path / "c", 1))
 
 
 def test_masks_log_metrics_and_contact_sheets_to_mlflow(tracked, samples, tmp_path):

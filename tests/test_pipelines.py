@@ -23,17 +23,19 @@ def test_footage_pipeline_compiles(tmp_path):
     assert all(e["container"]["image"].startswith("ghcr.io/egovla/") for e in executors.values())
     tasks = spec["root"]["dag"]["tasks"]
     assert tasks["validate-op"]["dependentTasks"] == ["ingest-op"]
-    assert tasks["masks-op"]["dependentTasks"] == ["validate-op"]
+    assert set(tasks["masks-op"]["dependentTasks"]) == {"ingest-op", "validate-op"}  # corpus + verdict
     assert "sources" in spec["root"]["inputDefinitions"]["parameters"]
     train_spec = yaml.safe_load(training.read_text())
     tasks = train_spec["root"]["dag"]["tasks"]
-    assert set(tasks["lam-train-op"]["dependentTasks"]) == {"masks-op", "validate-op"}
-    assert tasks["lam-label-op"]["dependentTasks"] == ["lam-train-op", "validate-op"] or set(
-        tasks["lam-label-op"]["dependentTasks"]) == {"lam-train-op", "validate-op"}
+    assert set(tasks["lam-train-op"]["dependentTasks"]) == {"ingest-op", "masks-op", "validate-op"}
+    assert set(tasks["lam-label-op"]["dependentTasks"]) == {"ingest-op", "lam-train-op", "validate-op"}
     resources = train_spec["deploymentSpec"]["executors"]["exec-lam-train-op"]["container"]["resources"]
     assert resources["resourceCpuRequest"] == "4"
-    assert set(tasks["vlm-pretrain-op"]["dependentTasks"]) == {"lam-label-op", "validate-op"}
-    accelerator = train_spec["deploymentSpec"]["executors"]["exec-vlm-pretrain-op"]["container"]["resources"]["accelerator"]
+    assert set(tasks["vlm-pretrain-op"]["dependentTasks"]) == {"ingest-op", "lam-label-op", "validate-op"}
+    assert "lam_params" in train_spec["root"]["inputDefinitions"]["parameters"]
+    accelerator = train_spec["deploymentSpec"]["executors"]["exec-vlm-pretrain-op"]["container"]["resources"][
+        "accelerator"
+    ]
     assert accelerator["resourceType"] == "nvidia.com/gpu" and accelerator["resourceCount"] == "1"
 
 
@@ -43,9 +45,10 @@ def test_training_pipeline_runs_locally(synth_dir, tmp_path):
 import sys
 sys.path.insert(0, {str(REPO)!r})
 from kfp import local
-local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root={str(tmp_path / 'root')!r})
+local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root={str(tmp_path / "root")!r})
 from pipelines.training import training_pipeline
-training_pipeline(sources=[{str(synth_dir)!r}], size=64, lam_steps=4, vlm_steps=3, vlm_precision="fp32")
+training_pipeline(sources=[{str(synth_dir)!r}], ingest_params={{"size": 64}},
+                  lam_params={{"train": {{"steps": 4}}, "robot_episodes": 0}}, vlm_params={{"steps": 3}})
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -68,25 +71,25 @@ def test_footage_pipeline_runs_locally(tmp_path):
 import json, sys
 sys.path.insert(0, {str(REPO)!r})
 from kfp import local
-local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root={str(tmp_path / 'root')!r})
+local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root={str(tmp_path / "root")!r})
 from components.footage import ingest_op
 from pipelines.footage import footage_pipeline
-task = footage_pipeline(sources=[{str(clips)!r}], size=32)
-single = ingest_op(sources=[{str(clips / 'a.mp4')!r}], size=32)
+task = footage_pipeline(sources=[{str(clips)!r}], ingest_params={{"size": 32}})
+single = ingest_op(sources=[{str(clips / "a.mp4")!r}], params={{"size": 32}})
 print("RESULT", json.dumps({{"ok": task.output, "corpus": single.outputs["corpus"].path}}))
 """
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                         cwd=tmp_path)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.split("RESULT", 1)[1])
     assert result["ok"] is True
     from egovla.ingest.store import Corpus
 
     assert len(Corpus(result["corpus"]).manifest()) == 1
-    validated = next((tmp_path / "root").glob("egovla-footage-*/validate-op/validated"))
-    corpus = Corpus(validated)
-    assert len(corpus.manifest()) == 1 and corpus.rejects()["reason"].str.contains("not a readable").any()
+    verdict = next((tmp_path / "root").glob("egovla-footage-*/validate-op/verdict"))
+    assert json.loads((verdict / "report.json").read_text())["success"] is True
     ingested = next((tmp_path / "root").glob("egovla-footage-*/ingest-op/corpus"))
-    assert not (ingested / "meta" / "validate").exists()  # the input artifact stayed untouched
+    corpus = Corpus(ingested)
+    assert len(corpus.manifest()) == 1 and corpus.rejects()["reason"].str.contains("not a readable").any()
+    assert not (ingested / "meta" / "validate").exists()  # the verdict went beside the corpus, not into it
     masks = next((tmp_path / "root").glob("egovla-footage-*/masks-op/masks"))
     assert (masks / "episode_000000.npz").exists() and (masks / "summary.parquet").exists()

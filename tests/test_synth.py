@@ -1,9 +1,11 @@
 import json
+from pathlib import Path
 
 import numpy as np
 
+from egovla.ingest import IngestConfig
+from egovla.ingest import run as ingest
 from egovla.ingest.store import Corpus
-from egovla.ingest import IngestConfig, run as ingest
 from egovla.synth import KINDS, SceneSpec, SynthConfig, read_truth, render, run, truth_path
 
 
@@ -50,7 +52,7 @@ def test_stage_writes_clips_that_ingest_one_to_one(synth_dir, tmp_path):
     frames = corpus.read_frames(int(row["episode_index"]))
     assert len(frames) == len(truth.masks) == 24 and row["task"] == truth.task
     assert row["licence"].startswith("generated")
-    meta = json.loads(open(row["source_uri"].replace(".mp4", ".json")).read())
+    meta = json.loads(Path(row["source_uri"]).with_suffix(".json").read_text())
     rendered = render(SceneSpec(meta["kind"], meta["motion_seed"], meta["background_seed"], frames=24, size=128))
     error = np.abs(frames.astype(int) - rendered.frames.astype(int)).mean(axis=(1, 2, 3))
     assert error.max() < 12  # episode frame t is generated frame t (two lossy encodes between them)

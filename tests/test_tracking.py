@@ -2,11 +2,14 @@ import json
 
 import pytest
 
-import footage_factory as ff
 from egovla import tracking
+from egovla.ingest import IngestConfig
+from egovla.ingest import run as ingest
 from egovla.ingest.store import Corpus
-from egovla.ingest import IngestConfig, run as ingest
-from egovla.validate import ValidateConfig, run as validate
+from egovla.validate import ValidateConfig
+from egovla.validate import run as validate
+
+import footage_factory as ff
 from services import free_port
 
 
@@ -69,7 +72,7 @@ def test_a_crashed_stage_is_a_failed_run_with_its_error_and_no_metrics_file(trac
     corpus = tmp_path / "c"
     ingest(IngestConfig(size=32), [str(ff.good_clip(tmp_path / "a.mp4"))], corpus)
     (corpus / "meta" / "manifest.parquet").write_bytes(b"not parquet")  # fails while reading the corpus
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="manifest.parquet"):
         validate(ValidateConfig(), corpus, tmp_path / "verdict")
     _, runs = _runs(tracked, "validate")
     failed = [r for r in runs if r.info.status == "FAILED"]
@@ -82,6 +85,5 @@ def test_unreachable_tracking_server_is_named_before_any_work(monkeypatch, tmp_p
     uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    with pytest.raises(RuntimeError, match=uri):
-        with tracking.stage("unit", ValidateConfig(), tmp_path / "out"):
-            raise AssertionError("the work must not start")
+    with pytest.raises(RuntimeError, match=uri), tracking.stage("unit", ValidateConfig(), tmp_path / "out"):
+        raise AssertionError("the work must not start")

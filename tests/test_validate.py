@@ -3,12 +3,14 @@ import json
 import pandas as pd
 import pytest
 
-import footage_factory as ff
+from egovla.ingest import IngestConfig
+from egovla.ingest import run as ingest
 from egovla.ingest.store import Corpus
-from egovla.ingest import IngestConfig, run as ingest
 from egovla.io.atomic import atomic_write_parquet
 from egovla.io.tables import read_parquet
 from egovla.validate import ValidateConfig, Verdict, run, usable_episodes
+
+import footage_factory as ff
 
 
 @pytest.fixture
@@ -70,8 +72,11 @@ def test_duplicate_clip_ids_fail_uniqueness(corpus_dir):
     manifest = corpus.manifest()
     atomic_write_parquet(corpus.manifest_path, pd.concat([manifest, manifest.iloc[[0]]], ignore_index=True))
     report = run(ValidateConfig(), corpus_dir).details
-    unique = [r for r in report["results"] if r["expectation"] == "expect_column_values_to_be_unique"
-              and r["kwargs"]["column"] == "clip_id"][0]
+    unique = [
+        r
+        for r in report["results"]
+        if r["expectation"] == "expect_column_values_to_be_unique" and r["kwargs"]["column"] == "clip_id"
+    ][0]
     assert not unique["success"] and unique["failing_clip_ids"] == [manifest["clip_id"][0]]
 
 

@@ -9,13 +9,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import services
-
-from egovla.ingest import IngestConfig, run as ingest
+from egovla.ingest import IngestConfig
+from egovla.ingest import run as ingest
 from egovla.lam import LabelConfig, LAMConfig, run_label, run_train
-from egovla.masks import MaskConfig, run as make_masks
+from egovla.masks import MaskConfig
+from egovla.masks import run as make_masks
 from egovla.vlm import VLMConfig, build_tiny_llava, load_backbone, run_pretrain
 from egovla.vlm.backbone import IGNORE
+
+import services
 
 FAST = {"steps": 6, "batch_size": 4, "checkpoint_every": 3}
 
@@ -26,8 +28,11 @@ def labelled(synth_dir, tmp_path_factory):
     corpus = root / "corpus"
     ingest(IngestConfig(size=64), [str(synth_dir)], corpus)
     make_masks(MaskConfig(), corpus)
-    run_train(LAMConfig.resolve(section={"train": {"steps": 10, "batch_size": 8}, "ablation": False,
-                                         "robot_episodes": 0}), corpus, root / "lam")
+    run_train(
+        LAMConfig.resolve(section={"train": {"steps": 10, "batch_size": 8}, "ablation": False, "robot_episodes": 0}),
+        corpus,
+        root / "lam",
+    )
     run_label(LabelConfig(), corpus, root / "lam" / "ours" / "model")
     return corpus
 
@@ -80,11 +85,14 @@ def test_interrupted_and_resumed_equals_uninterrupted(labelled, backbone_dir, tm
     assert len(resumed) == 6 and np.allclose(straight, resumed, rtol=0, atol=1e-5), (straight, resumed)
 
 
-@pytest.mark.parametrize("variant", [
-    {"zero_stage": 3, "precision": "bf16", "freeze_vision": True},
-    {"zero_stage": 0, "lora": {"rank": 4, "alpha": 8}},
-    {"zero_stage": 1, "precision": "bf16"},
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"zero_stage": 3, "precision": "bf16", "freeze_vision": True},
+        {"zero_stage": 0, "lora": {"rank": 4, "alpha": 8}},
+        {"zero_stage": 1, "precision": "bf16"},
+    ],
+)
 def test_zero_stages_precision_freezing_and_lora(variant, labelled, backbone_dir, tmp_path):
     run_pretrain(VLMConfig(backbone=str(backbone_dir), **FAST, **variant), labelled, tmp_path)
     before = load_file(str(backbone_dir / "model.safetensors"))
@@ -103,10 +111,31 @@ def test_zero_stages_precision_freezing_and_lora(variant, labelled, backbone_dir
 def test_two_ranks_through_torchrun(labelled, backbone_dir, tmp_path):
     torchrun = str(Path(sys.executable).parent / "torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", str(services.free_port()), "-m", "egovla.cli",
-                          "vlm", "pretrain", "--corpus", str(labelled), "--out", str(tmp_path / "run"),
-                          "--backbone", str(backbone_dir), "--steps", "4"],
-                         capture_output=True, text=True, env=env, timeout=600)
+    out = subprocess.run(
+        [
+            torchrun,
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(services.free_port()),
+            "-m",
+            "egovla.cli",
+            "vlm",
+            "pretrain",
+            "--corpus",
+            str(labelled),
+            "--out",
+            str(tmp_path / "run"),
+            "--backbone",
+            str(backbone_dir),
+            "--steps",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["world_size"] == 2

@@ -8,27 +8,51 @@ from pathlib import Path
 
 def tiny_sam2_video(out_dir: Path, size: int = 64) -> Path:
     import torch
-    from transformers import (Sam2HieraDetConfig, Sam2MaskDecoderConfig, Sam2PromptEncoderConfig,
-                              Sam2VideoConfig, Sam2VideoModel, Sam2VisionConfig)
+    from transformers import (
+        Sam2HieraDetConfig,
+        Sam2MaskDecoderConfig,
+        Sam2PromptEncoderConfig,
+        Sam2VideoConfig,
+        Sam2VideoModel,
+        Sam2VisionConfig,
+    )
 
     torch.manual_seed(0)
     backbone = Sam2HieraDetConfig(
-        hidden_size=16, num_attention_heads=1, image_size=[size, size], blocks_per_stage=[1, 1, 2, 1],
-        embed_dim_per_stage=[16, 32, 64, 128], num_attention_heads_per_stage=[1, 1, 2, 2],
-        window_size_per_stage=[4, 4, 4, 2], global_attention_blocks=[3],
-        window_positional_embedding_background_size=[4, 4])
-    vision = Sam2VisionConfig(backbone_config=backbone, backbone_channel_list=[128, 64, 32, 16],
-                              backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2],
-                              fpn_hidden_size=128)
+        hidden_size=16,
+        num_attention_heads=1,
+        image_size=[size, size],
+        blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[16, 32, 64, 128],
+        num_attention_heads_per_stage=[1, 1, 2, 2],
+        window_size_per_stage=[4, 4, 4, 2],
+        global_attention_blocks=[3],
+        window_positional_embedding_background_size=[4, 4],
+    )
+    vision = Sam2VisionConfig(
+        backbone_config=backbone,
+        backbone_channel_list=[128, 64, 32, 16],
+        backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2],
+        fpn_hidden_size=128,
+    )
     config = Sam2VideoConfig(
         vision_config=vision,
         prompt_encoder_config=Sam2PromptEncoderConfig(hidden_size=128, image_size=size, patch_size=16),
-        mask_decoder_config=Sam2MaskDecoderConfig(hidden_size=128, mlp_dim=64, num_attention_heads=2,
-                                                  iou_head_hidden_dim=128),
-        image_size=size, memory_attention_hidden_size=128, memory_attention_num_layers=1,
-        memory_attention_feed_forward_hidden_size=64, memory_attention_rope_feat_sizes=[size // 16, size // 16],
-        memory_encoder_hidden_size=128, memory_encoder_output_channels=64, mask_downsampler_embed_dim=128,
-        memory_fuser_embed_dim=128, memory_fuser_intermediate_dim=64, num_maskmem=3)
+        mask_decoder_config=Sam2MaskDecoderConfig(
+            hidden_size=128, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=128
+        ),
+        image_size=size,
+        memory_attention_hidden_size=128,
+        memory_attention_num_layers=1,
+        memory_attention_feed_forward_hidden_size=64,
+        memory_attention_rope_feat_sizes=[size // 16, size // 16],
+        memory_encoder_hidden_size=128,
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=128,
+        memory_fuser_embed_dim=128,
+        memory_fuser_intermediate_dim=64,
+        num_maskmem=3,
+    )
     model = Sam2VideoModel(config).eval()
     model.save_pretrained(out_dir)
     return out_dir
@@ -39,7 +63,13 @@ def tiny_dinov2(out_dir: Path, image_size: int = 56) -> Path:
     from transformers import Dinov2Config, Dinov2Model
 
     torch.manual_seed(0)
-    config = Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                          image_size=image_size, patch_size=14)
+    config = Dinov2Config(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        image_size=image_size,
+        patch_size=14,
+    )
     Dinov2Model(config).save_pretrained(out_dir)
     return out_dir

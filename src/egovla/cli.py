@@ -16,19 +16,29 @@ import typer
 
 from egovla.config import ConfigError, StageResult, stage_config
 
-app = typer.Typer(help="egovla: robot policies from unlabeled egocentric human video.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="egovla: robot policies from unlabeled egocentric human video.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 ParamsOpt = Annotated[Optional[Path], typer.Option("--params", help="params.yaml; the stage's section is used")]
-PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="named preset (default: the params section's, else tiny)")]
+PresetOpt = Annotated[
+    Optional[str], typer.Option("--preset", help="named preset (default: the params section's, else tiny)")
+]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="dotted.key=value override (repeatable)")]
 MetricsOpt = Annotated[Optional[Path], typer.Option("--metrics-file", help="also write metrics JSON here (DVC)")]
-VerdictOpt = Annotated[Optional[Path], typer.Option("--verdict", help="validation verdict folder (default <corpus>/meta/validate)")]
+VerdictOpt = Annotated[
+    Optional[Path], typer.Option("--verdict", help="validation verdict folder (default <corpus>/meta/validate)")
+]
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
     for noisy in ("great_expectations", "alembic", "urllib3", "botocore", "mlflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -38,8 +48,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     _setup_logging(verbose)
 
 
-def _config(stage: str, params: Path | None, preset: str | None, sets: list[str] | None,
-            **options: Any):
+def _config(stage: str, params: Path | None, preset: str | None, sets: list[str] | None, **options: Any):
     """The resolved config of ``stage``; a config mistake is a one-line error, not a traceback."""
     try:
         return stage_config(stage).from_params(params, preset, options, sets or ())
@@ -64,7 +73,9 @@ def _fail_on_path(exc: Exception) -> None:
 @app.command("config")
 def show_config(
     stage: Annotated[str, typer.Argument(help="stage: synth, ingest, validate, masks, lam, label, vlm_backbone, vlm")],
-    preset: PresetOpt = None, params: ParamsOpt = None, sets: SetOpt = None,
+    preset: PresetOpt = None,
+    params: ParamsOpt = None,
+    sets: SetOpt = None,
 ) -> None:
     """Print a stage's resolved config as JSON: the one a run with these arguments would use."""
     try:
@@ -77,7 +88,9 @@ def show_config(
 @app.command()
 def synth(
     out: Annotated[Path, typer.Option(help="output folder for clips and ground truth")],
-    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
+    params: ParamsOpt = None,
+    preset: PresetOpt = None,
+    sets: SetOpt = None,
     clips: Annotated[Optional[int], typer.Option(help="number of clips")] = None,
     frames: Annotated[Optional[int], typer.Option(help="frames per clip")] = None,
     seed: Annotated[Optional[int], typer.Option(help="random seed")] = None,
@@ -94,7 +107,9 @@ def synth(
 def ingest(
     sources: Annotated[list[str], typer.Argument(help="clip files, folders, or s3://bucket/prefix")],
     corpus: Annotated[Path, typer.Option(help="corpus folder (created or appended to)")],
-    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
+    params: ParamsOpt = None,
+    preset: PresetOpt = None,
+    sets: SetOpt = None,
     fps: Annotated[Optional[int], typer.Option(help="target frame rate")] = None,
     size: Annotated[Optional[int], typer.Option(help="target square size in px")] = None,
     source_tag: Annotated[Optional[str], typer.Option(help="tag for the manifest (e.g. ego4d)")] = None,
@@ -105,12 +120,23 @@ def ingest(
     """Decode clips into fixed-fps episodes (LeRobotDataset v3 layout); bad clips go to rejects."""
     from egovla import ingest as stage
 
-    config = _config("ingest", params, preset, sets, fps=fps, size=size, source_tag=source_tag, licence=licence,
-                     s3_endpoint=s3_endpoint)
+    config = _config(
+        "ingest",
+        params,
+        preset,
+        sets,
+        fps=fps,
+        size=size,
+        source_tag=source_tag,
+        licence=licence,
+        s3_endpoint=s3_endpoint,
+    )
     m = _done(stage.run(config, sources, corpus), metrics_file)
-    typer.echo(f"added {m.metrics['added']}, skipped {m.metrics['skipped']} (already in corpus), rejected "
-               f"{m.metrics['rejected']}, ignored {m.metrics['ignored']} (not media); corpus now "
-               f"{m.metrics['episodes_total']} episodes")
+    typer.echo(
+        f"added {m.metrics['added']}, skipped {m.metrics['skipped']} (already in corpus), rejected "
+        f"{m.metrics['rejected']}, ignored {m.metrics['ignored']} (not media); corpus now "
+        f"{m.metrics['episodes_total']} episodes"
+    )
     for r in m.details["rejects"]:
         typer.echo(f"  reject {r['source_uri']}: {r['reason']}")
 
@@ -119,7 +145,9 @@ def ingest(
 def validate(
     corpus: Annotated[Path, typer.Option(help="corpus folder")],
     out: Annotated[Optional[Path], typer.Option(help="verdict folder (default <corpus>/meta/validate)")] = None,
-    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
+    params: ParamsOpt = None,
+    preset: PresetOpt = None,
+    sets: SetOpt = None,
     metrics_file: MetricsOpt = None,
     strict: Annotated[bool, typer.Option(help="exit 1 if any expectation fails")] = False,
 ) -> None:
@@ -129,9 +157,13 @@ def validate(
     result = _done(stage.run(_config("validate", params, preset, sets), corpus, out), metrics_file)
     for r in result.details["results"]:
         ids = f" clips={r['failing_clip_ids']}" if r["failing_clip_ids"] else ""
-        typer.echo(f"{'PASS' if r['success'] else 'FAIL'} {r['suite']}.{r['expectation']} {json.dumps(r['kwargs'])}{ids}")
-    typer.echo(f"{'passed' if result.details['success'] else 'FAILED'}: {result.metrics['clips']} clips, "
-               f"{result.metrics['quarantined']} quarantined -> {result.out_dir}")
+        typer.echo(
+            f"{'PASS' if r['success'] else 'FAIL'} {r['suite']}.{r['expectation']} {json.dumps(r['kwargs'])}{ids}"
+        )
+    typer.echo(
+        f"{'passed' if result.details['success'] else 'FAILED'}: {result.metrics['clips']} clips, "
+        f"{result.metrics['quarantined']} quarantined -> {result.out_dir}"
+    )
     if strict and not result.details["success"]:
         raise typer.Exit(1)
 
@@ -141,7 +173,9 @@ def masks(
     corpus: Annotated[Path, typer.Option(help="corpus folder")],
     out: Annotated[Optional[Path], typer.Option(help="masks folder (default: <corpus>/masks/<backend>)")] = None,
     verdict: VerdictOpt = None,
-    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
+    params: ParamsOpt = None,
+    preset: PresetOpt = None,
+    sets: SetOpt = None,
     backend: Annotated[Optional[str], typer.Option(help="motion (CPU, no weights) or sam2")] = None,
     sam2_model: Annotated[Optional[str], typer.Option(help="SAM2 weights: local folder or s3:// prefix")] = None,
     workers: Annotated[Optional[int], typer.Option(help="processes over episodes")] = None,
@@ -156,11 +190,14 @@ def masks(
     except FileNotFoundError as exc:
         _fail_on_path(exc)
     m = result.metrics
-    typer.echo(f"masks ({config.backend}) -> {result.out_dir}: {m['processed']} episodes done, "
-               f"{m['skipped']} already done, {m['failed']} failed; {m['frames_per_s']:.0f} frames/s")
+    typer.echo(
+        f"masks ({config.backend}) -> {result.out_dir}: {m['processed']} episodes done, "
+        f"{m['skipped']} already done, {m['failed']} failed; {m['frames_per_s']:.0f} frames/s"
+    )
     if "iou.mean" in m:
-        typer.echo(f"  IoU vs ground truth: ours {m['iou.mean']:.3f}, frame-difference baseline "
-                   f"{m['iou_baseline.mean']:.3f}")
+        typer.echo(
+            f"  IoU vs ground truth: ours {m['iou.mean']:.3f}, frame-difference baseline {m['iou_baseline.mean']:.3f}"
+        )
     for error in result.details["errors"]:
         typer.echo(f"  failed: {error['error']}")
 
@@ -173,9 +210,13 @@ app.add_typer(lam_app, name="lam")
 def lam_train(
     corpus: Annotated[Path, typer.Option(help="corpus folder (with masks)")],
     out: Annotated[Path, typer.Option(help="run folder: ours/model, ablation/model, checkpoints, metrics, figures")],
-    masks_dir: Annotated[Optional[Path], typer.Option(help="masks folder (default: the one under <corpus>/masks/)")] = None,
+    masks_dir: Annotated[
+        Optional[Path], typer.Option(help="masks folder (default: the one under <corpus>/masks/)")
+    ] = None,
     verdict: VerdictOpt = None,
-    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
+    params: ParamsOpt = None,
+    preset: PresetOpt = None,
+    sets: SetOpt = None,
     steps: Annotated[Optional[int], typer.Option(help="training steps (train.steps)")] = None,
     ablation: Annotated[Optional[bool], typer.Option(help="also train the no-mask single-codebook baseline")] = None,
     metrics_file: MetricsOpt = None,
@@ -191,7 +232,9 @@ def lam_train(
     for key in ("action.perplexity", "probe.displacement_r2", "swap_invariance", "motion_sensitivity"):
         if key in metrics:
             ablated = metrics.get(f"ablation.{key}")
-            typer.echo(f"  {key:<24} {metrics[key]:.3f}" + (f"   (ablation {ablated:.3f})" if ablated is not None else ""))
+            typer.echo(
+                f"  {key:<24} {metrics[key]:.3f}" + (f"   (ablation {ablated:.3f})" if ablated is not None else "")
+            )
 
 
 @lam_app.command("label")
@@ -200,7 +243,9 @@ def lam_label(
     model: Annotated[Path, typer.Option(help="a `lam train` run folder, or a model folder inside it")],
     out: Annotated[Optional[Path], typer.Option(help="labels folder (default <corpus>/latent_actions)")] = None,
     verdict: VerdictOpt = None,
-    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
+    params: ParamsOpt = None,
+    preset: PresetOpt = None,
+    sets: SetOpt = None,
     metrics_file: MetricsOpt = None,
 ) -> None:
     """Write every transition's latent action codes."""
@@ -211,8 +256,10 @@ def lam_label(
     except FileNotFoundError as exc:
         _fail_on_path(exc)
     info = result.details
-    typer.echo(f"labelled {info['episodes']} episodes, {info['transitions']} transitions "
-               f"(k={info['frame_gap']}) -> {result.out_dir}")
+    typer.echo(
+        f"labelled {info['episodes']} episodes, {info['transitions']} transitions "
+        f"(k={info['frame_gap']}) -> {result.out_dir}"
+    )
 
 
 vlm_app = typer.Typer(help="VLM latent-action pretraining (DeepSpeed).", no_args_is_help=True)
@@ -222,7 +269,9 @@ app.add_typer(vlm_app, name="vlm")
 @vlm_app.command("tiny")
 def vlm_tiny(
     out: Annotated[Path, typer.Option(help="save_pretrained folder to write")],
-    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
+    params: ParamsOpt = None,
+    preset: PresetOpt = None,
+    sets: SetOpt = None,
     image_size: Annotated[Optional[int], typer.Option(help="input image size")] = None,
     seed: Annotated[Optional[int], typer.Option(help="random seed")] = None,
 ) -> None:
@@ -240,7 +289,9 @@ def vlm_pretrain(
     backbone: Annotated[Optional[str], typer.Option(help="save_pretrained folder or s3:// uri")] = None,
     labels_dir: Annotated[Optional[Path], typer.Option(help="labels folder (default <corpus>/latent_actions)")] = None,
     verdict: VerdictOpt = None,
-    params: ParamsOpt = None, preset: PresetOpt = None, sets: SetOpt = None,
+    params: ParamsOpt = None,
+    preset: PresetOpt = None,
+    sets: SetOpt = None,
     steps: Annotated[Optional[int], typer.Option(help="training steps")] = None,
     zero_stage: Annotated[Optional[int], typer.Option(help="DeepSpeed ZeRO stage 0-3")] = None,
     precision: Annotated[Optional[str], typer.Option(help="fp32 or bf16")] = None,
@@ -249,8 +300,9 @@ def vlm_pretrain(
     """Pretrain a VLM to predict latent actions (resumes; run under torchrun/deepspeed for several ranks)."""
     from egovla import vlm
 
-    config = _config("vlm", params, preset, sets, backbone=backbone, steps=steps, zero_stage=zero_stage,
-                     precision=precision)
+    config = _config(
+        "vlm", params, preset, sets, backbone=backbone, steps=steps, zero_stage=zero_stage, precision=precision
+    )
     try:
         result = vlm.run_pretrain(config, corpus, out, labels_dir, verdict)
     except FileNotFoundError as exc:
@@ -258,9 +310,12 @@ def vlm_pretrain(
     metrics = result.metrics
     if metrics:  # rank 0
         _done(result, metrics_file)
-        typer.echo(f"held-out code accuracy {metrics['code_accuracy']:.3f} (majority {metrics['majority_code_accuracy']:.3f}), "
-                   f"token accuracy {metrics['token_accuracy']:.3f} (majority {metrics['majority_token_accuracy']:.3f}) "
-                   f"-> {out / 'model'}")
+        typer.echo(
+            f"held-out code accuracy {metrics['code_accuracy']:.3f} "
+            f"(majority {metrics['majority_code_accuracy']:.3f}), "
+            f"token accuracy {metrics['token_accuracy']:.3f} (majority {metrics['majority_token_accuracy']:.3f}) "
+            f"-> {out / 'model'}"
+        )
 
 
 @app.command()

@@ -52,16 +52,22 @@ class StageConfig(Section):
     preset: str = "tiny"
 
     @classmethod
-    def resolve(cls, preset: str | None = None, section: Mapping[str, Any] | None = None,
-                overrides: Mapping[str, Any] | None = None, sets: Sequence[str] = ()) -> Self:
+    def resolve(
+        cls,
+        preset: str | None = None,
+        section: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        sets: Sequence[str] = (),
+    ) -> Self:
         """``overrides``: dotted keys to values, ``None`` meaning "not given" (typed CLI options);
         ``sets``: ``dotted.key=value`` strings, the value parsed as YAML."""
         layer = dict(section or {})
         name = preset or layer.pop("preset", None) or cls.model_fields["preset"].default
         layer.pop("preset", None)
         if name not in cls.PRESETS:
-            raise ConfigError(f"unknown preset {name!r} for {cls.SECTION or cls.__name__}; "
-                              f"valid: {', '.join(sorted(cls.PRESETS))}")
+            raise ConfigError(
+                f"unknown preset {name!r} for {cls.SECTION or cls.__name__}; valid: {', '.join(sorted(cls.PRESETS))}"
+            )
         values = merge({}, cls.PRESETS[name])
         merge(values, layer)
         merge(values, nest({k: v for k, v in (overrides or {}).items() if v is not None}))
@@ -69,16 +75,23 @@ class StageConfig(Section):
         values["preset"] = name
         unknown = unknown_keys(cls, values)
         if unknown:
-            raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for "
-                              f"{cls.SECTION or cls.__name__}; valid: {', '.join(field_paths(cls))}")
+            raise ConfigError(
+                f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for "
+                f"{cls.SECTION or cls.__name__}; valid: {', '.join(field_paths(cls))}"
+            )
         try:
             return cls(**values)
         except ValidationError as exc:
             raise ConfigError(f"invalid {cls.SECTION or cls.__name__} config: {exc}") from None
 
     @classmethod
-    def from_params(cls, params_file: str | Path | None, preset: str | None = None,
-                    overrides: Mapping[str, Any] | None = None, sets: Sequence[str] = ()) -> Self:
+    def from_params(
+        cls,
+        params_file: str | Path | None,
+        preset: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        sets: Sequence[str] = (),
+    ) -> Self:
         return cls.resolve(preset, read_section(params_file, cls.SECTION), overrides, sets)
 
     def to_json(self) -> str:
@@ -116,8 +129,7 @@ class StageResult:
 
     def numeric_metrics(self) -> dict[str, float]:
         """The metrics a tracker or kfp ``Metrics`` artifact takes: numbers only."""
-        return {k: float(v) for k, v in self.metrics.items()
-                if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return {k: float(v) for k, v in self.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def stage_config(name: str) -> type[StageConfig]:
@@ -185,8 +197,8 @@ def _group(annotation: Any) -> type[BaseModel] | None:
 def field_paths(cls: type[BaseModel], prefix: str = "") -> list[str]:
     """Every settable dotted key of a config class."""
     out = []
-    for name, field in cls.model_fields.items():
-        group = _group(field.annotation)
+    for name, info in cls.model_fields.items():
+        group = _group(info.annotation)
         out += field_paths(group, f"{prefix}{name}.") if group else [f"{prefix}{name}"]
     return out
 

@@ -45,14 +45,18 @@ def run(out_dir: str | Path = "outputs/demo", samples: str | Path = SAMPLES, par
         return f"{lm.get(key, float('nan')):.{digits}f} (ablation {lm.get(f'ablation.{key}', float('nan')):.{digits}f})"
 
     return {
-        "corpus": str(corpus_dir), "data_version": corpus.version(),
-        "clips": len(manifest), "frames": int(manifest["episode_frames"].sum()) if len(manifest) else 0,
-        "added_this_run": ingested.metrics["added"], "skipped_this_run": ingested.metrics["skipped"],
-        "rejects": len(corpus.rejects()), "quarantined": verdict.metrics["quarantined"],
+        "corpus": str(corpus_dir),
+        "data_version": corpus.version(),
+        "clips": len(manifest),
+        "frames": int(manifest["episode_frames"].sum()) if len(manifest) else 0,
+        "added_this_run": ingested.metrics["added"],
+        "skipped_this_run": ingested.metrics["skipped"],
+        "rejects": len(corpus.rejects()),
+        "quarantined": verdict.metrics["quarantined"],
         "usable_episodes": mm["episodes"],
         "validation": "passed" if verdict.details["success"] else "failed",
         "expectations": f"{verdict.metrics['expectations'] - verdict.metrics['expectations_failed']}/"
-                        f"{verdict.metrics['expectations']} passed",
+        f"{verdict.metrics['expectations']} passed",
         "ingest_source_fps": round(ingested.metrics["source_frames_per_s"], 1),
         "masks": masked.out_dir,
         "mask_frames_per_s": round(mm["frames_per_s"], 1),
@@ -61,13 +65,14 @@ def run(out_dir: str | Path = "outputs/demo", samples: str | Path = SAMPLES, par
         "contact_sheets": str(Path(masked.out_dir) / "contact_sheets"),
         "lam_model": str(out / "lam" / "ours" / "model"),
         "lam_action_perplexity": f"{lm['action.perplexity']:.2f} of 16 "
-                                 f"(ablation {lm.get('ablation.action.perplexity', float('nan')):.2f})",
+        f"(ablation {lm.get('ablation.action.perplexity', float('nan')):.2f})",
         "lam_probe_r2": pair("probe.displacement_r2"),
         "lam_robot_action_r2": pair("probe.robot_action_r2"),
         "lam_swap_invariance": pair("swap_invariance"),
         "labelled_transitions": labels.metrics["transitions"],
         "vlm_model": str(out / "vlm" / "model"),
-        "vlm_code_accuracy": f"{vlm_metrics['code_accuracy']:.3f} (majority {vlm_metrics['majority_code_accuracy']:.3f})",
+        "vlm_code_accuracy": f"{vlm_metrics['code_accuracy']:.3f} "
+        f"(majority {vlm_metrics['majority_code_accuracy']:.3f})",
         "vlm_token_accuracy": f"{vlm_metrics['token_accuracy']:.3f} "
-                              f"(majority {vlm_metrics['majority_token_accuracy']:.3f})",
+        f"(majority {vlm_metrics['majority_token_accuracy']:.3f})",
     }

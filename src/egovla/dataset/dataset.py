@@ -37,8 +37,10 @@ class LeRobotDataset:
             info = dataset.info
             mine = {k: v for k, v in info["features"].items() if k not in layout.DEFAULT_FEATURES}
             if info["fps"] != fps or mine != features:
-                raise DatasetError(f"{dataset.info_path}: holds {info['fps']} fps with features {sorted(mine)}; "
-                                   f"asked for {fps} fps with {sorted(features)}")
+                raise DatasetError(
+                    f"{dataset.info_path}: holds {info['fps']} fps with features {sorted(mine)}; "
+                    f"asked for {fps} fps with {sorted(features)}"
+                )
             return dataset
         for key, feature in features.items():
             if feature.get("dtype") not in {"video", "float32", "float64", "int64", "bool"}:
@@ -127,8 +129,9 @@ class LeRobotDataset:
             atomic_write_parquet(self.root / layout.EPISODES_PATH, table[table["episode_index"] < episodes])
             self._write_meta()
 
-    def add_episode(self, task: str, videos: dict[str, np.ndarray] | None = None,
-                    values: dict[str, np.ndarray] | None = None) -> int:
+    def add_episode(
+        self, task: str, videos: dict[str, np.ndarray] | None = None, values: dict[str, np.ndarray] | None = None
+    ) -> int:
         """Appends one episode: ``videos`` per camera key (T, H, W, 3) uint8, ``values`` per numeric key
         (T, dim). Every feature of the dataset must be given, with T frames. Returns the episode index."""
         videos, values = dict(videos or {}), dict(values or {})
@@ -143,6 +146,10 @@ class LeRobotDataset:
         for key, frames in videos.items():
             if list(frames.shape[1:]) != own[key]["shape"]:
                 raise DatasetError(f"{key}: frames {frames.shape[1:]} do not match feature shape {own[key]['shape']}")
+        values = {k: np.asarray(v, dtype=own[k]["dtype"]).reshape(length, -1) for k, v in values.items()}
+        for key, array in values.items():
+            if array.shape[1] != own[key]["shape"][0]:
+                raise DatasetError(f"{key}: {array.shape[1]} values per frame, feature shape is {own[key]['shape']}")
         table = self.episodes()
         episode_index = len(table)
         first = int(table["dataset_to_index"].max()) if len(table) else 0
@@ -153,9 +160,6 @@ class LeRobotDataset:
             encode_mp4(self.video_path(episode_index, key), frames, fps=fps)
         columns: dict[str, Any] = {}
         for key, array in values.items():
-            array = np.asarray(array, dtype=own[key]["dtype"]).reshape(length, -1)
-            if array.shape[1] != own[key]["shape"][0]:
-                raise DatasetError(f"{key}: {array.shape[1]} values per frame, feature shape is {own[key]['shape']}")
             columns[key] = list(array)
         columns |= {
             "timestamp": np.arange(length, dtype=np.float32) / fps,
@@ -167,9 +171,15 @@ class LeRobotDataset:
         atomic_write_parquet(self.data_path(episode_index), pd.DataFrame(columns))
 
         chunk, file = layout.file_indices(episode_index)
-        row: dict[str, Any] = {"episode_index": episode_index, "tasks": [task], "length": length,
-                               "data/chunk_index": chunk, "data/file_index": file,
-                               "dataset_from_index": first, "dataset_to_index": first + length}
+        row: dict[str, Any] = {
+            "episode_index": episode_index,
+            "tasks": [task],
+            "length": length,
+            "data/chunk_index": chunk,
+            "data/file_index": file,
+            "dataset_from_index": first,
+            "dataset_to_index": first + length,
+        }
         for key in videos:
             row |= dict(zip(layout.video_columns(key), (chunk, file, 0.0, float(length / fps))))
         row |= {"meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0}
@@ -177,8 +187,9 @@ class LeRobotDataset:
         episode_stats |= {key: stats.feature_stats(np.stack(columns[key])) for key in columns}
         for key, feature_stats in episode_stats.items():
             row |= {f"stats/{key}/{name}": np.asarray(v).ravel().tolist() for name, v in feature_stats.items()}
-        atomic_write_parquet(self.root / layout.EPISODES_PATH,
-                             pd.concat([table, pd.DataFrame([row])], ignore_index=True))
+        atomic_write_parquet(
+            self.root / layout.EPISODES_PATH, pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+        )
         self._write_meta()
         return episode_index
 
@@ -187,7 +198,7 @@ class LeRobotDataset:
         out: dict[str, dict[str, np.ndarray]] = {}
         for column, value in row.items():
             if isinstance(column, str) and column.startswith("stats/") and value is not None:
-                key, name = column[len("stats/"):].rsplit("/", 1)
+                key, name = column[len("stats/") :].rsplit("/", 1)
                 array = np.asarray(value, dtype=np.float64)
                 if self.features[key]["dtype"] == "video" and name != "count":
                     array = array.reshape(-1, 1, 1)
@@ -199,8 +210,10 @@ class LeRobotDataset:
         if task in tasks.index:
             return int(tasks.loc[task, "task_index"])
         index = len(tasks)
-        new = pd.DataFrame({"task_index": [*tasks["task_index"].astype("int64"), index]},
-                           index=pd.Index([*tasks.index, task], name="task"))
+        new = pd.DataFrame(
+            {"task_index": [*tasks["task_index"].astype("int64"), index]},
+            index=pd.Index([*tasks.index, task], name="task"),
+        )
         atomic_write_parquet(self.root / layout.TASKS_PATH, new, index=True)  # LeRobot reads the index
         return index
 
@@ -213,8 +226,10 @@ class LeRobotDataset:
         info = self.info
         own = {k: f for k, f in info["features"].items() if k not in layout.DEFAULT_FEATURES}
         frames = int(table["length"].sum()) if len(table) else 0
-        atomic_write_json(self.info_path, layout.info_document(info["fps"], own, info["robot_type"], len(table),
-                                                               frames, len(self.tasks())))
-        atomic_write_json(self.root / layout.STATS_PATH,
-                          stats.to_json({k: stats.aggregate(v) for k, v in per_feature.items()}))
-
+        atomic_write_json(
+            self.info_path,
+            layout.info_document(info["fps"], own, info["robot_type"], len(table), frames, len(self.tasks())),
+        )
+        atomic_write_json(
+            self.root / layout.STATS_PATH, stats.to_json({k: stats.aggregate(v) for k, v in per_feature.items()})
+        )

@@ -37,20 +37,51 @@ DEFAULT_FEATURES: dict[str, dict[str, Any]] = {
     "task_index": {"dtype": "int64", **_SCALAR},
 }
 # the keys of every info.json feature entry, and of every episodes-table row, that LeRobot's reader needs
-REQUIRED_INFO_KEYS = ("codebase_version", "robot_type", "total_episodes", "total_frames", "total_tasks",
-                      "chunks_size", "data_files_size_in_mb", "video_files_size_in_mb", "fps", "splits",
-                      "data_path", "video_path", "features")
-REQUIRED_EPISODE_COLUMNS = ("episode_index", "tasks", "length", "data/chunk_index", "data/file_index",
-                            "dataset_from_index", "dataset_to_index", "meta/episodes/chunk_index",
-                            "meta/episodes/file_index")
+REQUIRED_INFO_KEYS = (
+    "codebase_version",
+    "robot_type",
+    "total_episodes",
+    "total_frames",
+    "total_tasks",
+    "chunks_size",
+    "data_files_size_in_mb",
+    "video_files_size_in_mb",
+    "fps",
+    "splits",
+    "data_path",
+    "video_path",
+    "features",
+)
+REQUIRED_EPISODE_COLUMNS = (
+    "episode_index",
+    "tasks",
+    "length",
+    "data/chunk_index",
+    "data/file_index",
+    "dataset_from_index",
+    "dataset_to_index",
+    "meta/episodes/chunk_index",
+    "meta/episodes/file_index",
+)
 
 
 def camera(height: int, width: int, fps: int, codec: str = "h264") -> dict[str, Any]:
     """A camera feature stored as video."""
-    return {"dtype": "video", "shape": [height, width, 3], "names": ["height", "width", "channels"],
-            "info": {"video.height": height, "video.width": width, "video.codec": codec,
-                     "video.pix_fmt": "yuv420p", "video.is_depth_map": False, "video.fps": fps,
-                     "video.channels": 3, "has_audio": False}}
+    return {
+        "dtype": "video",
+        "shape": [height, width, 3],
+        "names": ["height", "width", "channels"],
+        "info": {
+            "video.height": height,
+            "video.width": width,
+            "video.codec": codec,
+            "video.pix_fmt": "yuv420p",
+            "video.is_depth_map": False,
+            "video.fps": fps,
+            "video.channels": 3,
+            "has_audio": False,
+        },
+    }
 
 
 def vector(names: list[str], dtype: str = "float32") -> dict[str, Any]:
@@ -63,14 +94,29 @@ def file_indices(episode_index: int) -> tuple[int, int]:
 
 
 def video_columns(key: str) -> tuple[str, ...]:
-    return (f"videos/{key}/chunk_index", f"videos/{key}/file_index", f"videos/{key}/from_timestamp",
-            f"videos/{key}/to_timestamp")
+    return (
+        f"videos/{key}/chunk_index",
+        f"videos/{key}/file_index",
+        f"videos/{key}/from_timestamp",
+        f"videos/{key}/to_timestamp",
+    )
 
 
-def info_document(fps: int, features: dict[str, dict], robot_type: str, episodes: int, frames: int,
-                  tasks: int) -> dict[str, Any]:
-    return {"codebase_version": CODEBASE_VERSION, "robot_type": robot_type, "total_episodes": episodes,
-            "total_frames": frames, "total_tasks": tasks, "chunks_size": CHUNKS_SIZE,
-            "data_files_size_in_mb": DATA_FILES_SIZE_IN_MB, "video_files_size_in_mb": VIDEO_FILES_SIZE_IN_MB,
-            "fps": fps, "splits": {"train": f"0:{episodes}"}, "data_path": DATA_PATH, "video_path": VIDEO_PATH,
-            "features": {**features, **DEFAULT_FEATURES}}
+def info_document(
+    fps: int, features: dict[str, dict], robot_type: str, episodes: int, frames: int, tasks: int
+) -> dict[str, Any]:
+    return {
+        "codebase_version": CODEBASE_VERSION,
+        "robot_type": robot_type,
+        "total_episodes": episodes,
+        "total_frames": frames,
+        "total_tasks": tasks,
+        "chunks_size": CHUNKS_SIZE,
+        "data_files_size_in_mb": DATA_FILES_SIZE_IN_MB,
+        "video_files_size_in_mb": VIDEO_FILES_SIZE_IN_MB,
+        "fps": fps,
+        "splits": {"train": f"0:{episodes}"},
+        "data_path": DATA_PATH,
+        "video_path": VIDEO_PATH,
+        "features": {**features, **DEFAULT_FEATURES},
+    }

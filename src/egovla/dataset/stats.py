@@ -42,8 +42,13 @@ def aggregate(per_episode: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]
     variances = np.stack([np.asarray(s["std"], dtype=np.float64) ** 2 for s in per_episode])
     mean = (weights * means).sum(0)
     variance = (weights * (variances + (means - mean) ** 2)).sum(0)
-    out = {"min": np.min([s["min"] for s in per_episode], axis=0), "max": np.max([s["max"] for s in per_episode], axis=0),
-           "mean": mean, "std": np.sqrt(variance), "count": np.array([int(counts.sum())])}
+    out = {
+        "min": np.min([s["min"] for s in per_episode], axis=0),
+        "max": np.max([s["max"] for s in per_episode], axis=0),
+        "mean": mean,
+        "std": np.sqrt(variance),
+        "count": np.array([int(counts.sum())]),
+    }
     for name in QUANTILES:
         if all(name in s for s in per_episode):
             out[name] = (weights * np.stack([np.asarray(s[name], dtype=np.float64) for s in per_episode])).sum(0)

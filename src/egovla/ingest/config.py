@@ -26,6 +26,10 @@ class IngestConfig(StageConfig):
     vfr_max_irregular: float = 0.05
 
     def limits(self) -> ClipLimits:
-        return ClipLimits(max_side=self.max_side, min_source_frames=self.min_source_frames,
-                          min_episode_frames=self.min_episode_frames, vfr_tolerance=self.vfr_tolerance,
-                          vfr_max_irregular=self.vfr_max_irregular)
+        return ClipLimits(
+            max_side=self.max_side,
+            min_source_frames=self.min_source_frames,
+            min_episode_frames=self.min_episode_frames,
+            vfr_tolerance=self.vfr_tolerance,
+            vfr_max_irregular=self.vfr_max_irregular,
+        )

@@ -49,7 +49,7 @@ def center_crop_resize(frame: np.ndarray, size: int) -> np.ndarray:
     height, width = frame.shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
-    square = frame[top:top + side, left:left + side]
+    square = frame[top : top + side, left : left + side]
     if side == size:
         return np.ascontiguousarray(square)
     interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
@@ -98,8 +98,9 @@ def read_clip(path: Path, fps: float, size: int, limits: ClipLimits = ClipLimits
         stream = container.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
         if not (0 < width <= limits.max_side and 0 < height <= limits.max_side):
-            raise BadClip(f"implausible resolution in header: {width}x{height} "
-                          f"(each side must be 1..{limits.max_side})")
+            raise BadClip(
+                f"implausible resolution in header: {width}x{height} (each side must be 1..{limits.max_side})"
+            )
         declared = int(stream.frames or 0)
         codec = stream.codec_context.name
         stream.thread_type = "AUTO"
@@ -124,12 +125,20 @@ def read_clip(path: Path, fps: float, size: int, limits: ClipLimits = ClipLimits
         raise BadClip("broken timestamps: frames do not advance in time")
     irregular = np.abs(intervals - median) > limits.vfr_tolerance * median
     if irregular.mean() > limits.vfr_max_irregular:
-        raise BadClip(f"variable frame rate: {irregular.mean():.0%} of frame intervals deviate more than "
-                      f"{limits.vfr_tolerance:.0%} from the median ({intervals.min() * 1e3:.1f}-"
-                      f"{intervals.max() * 1e3:.1f} ms)")
+        raise BadClip(
+            f"variable frame rate: {irregular.mean():.0%} of frame intervals deviate more than "
+            f"{limits.vfr_tolerance:.0%} from the median ({intervals.min() * 1e3:.1f}-"
+            f"{intervals.max() * 1e3:.1f} ms)"
+        )
     index = resample_indices(timestamps, fps)
     if len(index) < limits.min_episode_frames:
         raise BadClip(f"too short: {len(index)} frames at {fps} fps (need {limits.min_episode_frames})")
-    info = ClipInfo(codec=codec, fps=1.0 / median, width=width, height=height, frames=count,
-                    duration_s=float(timestamps[-1] - timestamps[0] + median))
+    info = ClipInfo(
+        codec=codec,
+        fps=1.0 / median,
+        width=width,
+        height=height,
+        frames=count,
+        duration_s=float(timestamps[-1] - timestamps[0] + median),
+    )
     return DecodedClip(info=info, frames=np.stack(small)[index], source_index=index)

@@ -8,6 +8,7 @@ its reason, obvious non-media (sidecars, notes) is counted as ignored; the batch
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import tempfile
@@ -15,13 +16,24 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 from egovla import tracking
 from egovla.config import StageResult
 from egovla.ingest.config import IngestConfig
-from egovla.ingest.footage import BadClip, DecodedClip, read_clip
+from egovla.ingest.footage import BadClip, DecodedClip, center_crop_resize, read_clip
 from egovla.ingest.store import Corpus
-from egovla.io.sources import (FetchError, S3Settings, Source, SourceError, fetch, fetch_sibling, is_non_media,
-                               iter_sources, sha256_file)
+from egovla.io.sources import (
+    FetchError,
+    S3Settings,
+    Source,
+    SourceError,
+    fetch,
+    fetch_sibling,
+    is_non_media,
+    iter_sources,
+    sha256_file,
+)
 from egovla.synth.store import SUFFIX as TRUTH_SUFFIX
 from egovla.synth.store import GroundTruth, read_truth
 
@@ -42,7 +54,8 @@ def sidecar(source: Source, workdir: Path, s3: S3Settings) -> dict:
 
 
 def ground_truth(source: Source, clip: DecodedClip, workdir: Path, s3: S3Settings) -> GroundTruth | None:
-    """A generated clip's truth, resampled to the episode's frames; None for real footage."""
+    """A generated clip's truth at the episode's frames and size (masks cropped and resized as the frames
+    are); None for real footage."""
     path = fetch_sibling(source, TRUTH_SUFFIX, workdir, s3)
     if path is None:
         return None
@@ -50,7 +63,10 @@ def ground_truth(source: Source, clip: DecodedClip, workdir: Path, s3: S3Setting
         truth = read_truth(path)
         if len(truth.actions) < clip.info.frames:
             raise ValueError(f"{len(truth.actions)} frames of truth for {clip.info.frames} frames of video")
-        return truth.resampled(clip.source_index)
+        truth = truth.resampled(clip.source_index)
+        size = clip.frames.shape[1]
+        masks = np.stack([center_crop_resize(m.astype(np.uint8) * 255, size) > 127 for m in truth.masks])
+        return dataclasses.replace(truth, masks=masks)
     except (OSError, ValueError, KeyError) as exc:
         log.warning("%s: ignoring unreadable ground truth (%s)", path, exc)
         return None
@@ -96,9 +112,15 @@ def run(config: IngestConfig, sources: list[str], corpus_dir: str | Path) -> Sta
                         reject(item.uri, str(exc), sha)
                         continue
                     extra = sidecar(item, Path(workdir), s3)
-                    row = {"clip_id": sha[:16], "source_uri": item.uri, "sha256": sha, **asdict(clip.info),
-                           "source_tag": extra.get("source_tag", config.source_tag),
-                           "licence": extra.get("licence", config.licence), "task": extra.get("task", config.task)}
+                    row = {
+                        "clip_id": sha[:16],
+                        "source_uri": item.uri,
+                        "sha256": sha,
+                        **asdict(clip.info),
+                        "source_tag": extra.get("source_tag", config.source_tag),
+                        "licence": extra.get("licence", config.licence),
+                        "task": extra.get("task", config.task),
+                    }
                     index = corpus.append_episode(clip.frames, row, ground_truth(item, clip, Path(workdir), s3))
                     known.add(sha)
                     counts["added"] += 1
@@ -110,6 +132,10 @@ def run(config: IngestConfig, sources: list[str], corpus_dir: str | Path) -> Sta
                         local.unlink(missing_ok=True)
         seconds = time.perf_counter() - start
         stage.set_tags({"data_version": corpus.version()})
-        metrics = {**counts, "seconds": seconds, "episodes_total": len(corpus.manifest()),
-                   "source_frames_per_s": counts["source_frames_decoded"] / seconds if seconds else 0.0}
+        metrics = {
+            **counts,
+            "seconds": seconds,
+            "episodes_total": len(corpus.manifest()),
+            "source_frames_per_s": counts["source_frames_decoded"] / seconds if seconds else 0.0,
+        }
         return stage.finish(metrics, artifacts={"rejects": corpus.rejects_path}, details={"rejects": rejects})

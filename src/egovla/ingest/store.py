@@ -29,13 +29,29 @@ from egovla.synth.store import GroundTruth, read_truth, write_truth
 IMAGE_KEY = "observation.images.ego"
 ROBOT_TYPE = "human_ego"
 MANIFEST_COLUMNS = {
-    "clip_id": "string", "episode_index": "int64", "source_uri": "string", "sha256": "string",
-    "codec": "string", "fps": "float64", "width": "int64", "height": "int64", "frames": "int64",
-    "duration_s": "float64", "episode_frames": "int64", "source_tag": "string", "licence": "string",
-    "task": "string", "ingested_at": "string",
+    "clip_id": "string",
+    "episode_index": "int64",
+    "source_uri": "string",
+    "sha256": "string",
+    "codec": "string",
+    "fps": "float64",
+    "width": "int64",
+    "height": "int64",
+    "frames": "int64",
+    "duration_s": "float64",
+    "episode_frames": "int64",
+    "source_tag": "string",
+    "licence": "string",
+    "task": "string",
+    "ingested_at": "string",
 }
-REJECT_COLUMNS = {"source_uri": "string", "sha256": "string", "stage": "string", "reason": "string",
-                  "rejected_at": "string"}
+REJECT_COLUMNS = {
+    "source_uri": "string",
+    "sha256": "string",
+    "stage": "string",
+    "reason": "string",
+    "rejected_at": "string",
+}
 
 
 def _empty(columns: dict[str, str]) -> pd.DataFrame:
@@ -64,7 +80,8 @@ class Corpus:
             if info["fps"] != fps or info["features"][IMAGE_KEY]["shape"][:2] != [size, size]:
                 raise CorpusMismatch(
                     f"{corpus.info_path}: corpus holds {info['fps']} fps "
-                    f"{info['features'][IMAGE_KEY]['shape'][0]}px episodes; asked for {fps} fps {size}px")
+                    f"{info['features'][IMAGE_KEY]['shape'][0]}px episodes; asked for {fps} fps {size}px"
+                )
             return corpus
         LeRobotDataset.create(root, fps, {IMAGE_KEY: camera(size, size, fps)}, ROBOT_TYPE)
         atomic_write_parquet(corpus.manifest_path, _empty(MANIFEST_COLUMNS))
@@ -173,7 +190,8 @@ class Corpus:
             same &= rejects["sha256"] == sha256
         if same.any():
             return False
-        row = pd.DataFrame([{"source_uri": source_uri, "sha256": sha256, "stage": stage, "reason": reason,
-                             "rejected_at": now_iso()}]).astype(REJECT_COLUMNS)
+        row = pd.DataFrame(
+            [{"source_uri": source_uri, "sha256": sha256, "stage": stage, "reason": reason, "rejected_at": now_iso()}]
+        ).astype(REJECT_COLUMNS)
         atomic_write_parquet(self.rejects_path, pd.concat([rejects, row], ignore_index=True))
         return True

@@ -23,12 +23,15 @@ def resolve_model_dir(uri: str, s3: S3Settings | None = None) -> Path:
         return target
     bucket, prefix = split_s3_uri(uri.rstrip("/") + "/")
     client = s3_client(s3 or S3Settings())
-    keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            for o in page.get("Contents", [])]
+    keys = [
+        o["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for o in page.get("Contents", [])
+    ]
     if not keys:
         raise FileNotFoundError(f"no model files under {uri}")
     for key in keys:
-        local = target / key[len(prefix):]
+        local = target / key[len(prefix) :]
         local.parent.mkdir(parents=True, exist_ok=True)
         client.download_file(bucket, key, str(local))
     (target / ".complete").touch()
@@ -47,5 +50,7 @@ def find_model_dir(path: str | Path, weights: tuple[str, ...], run_subdir: str, 
         if is_model(candidate):
             return candidate
     found = ", ".join(sorted(p.name for p in folder.iterdir())[:12]) if folder.is_dir() else "no such folder"
-    raise FileNotFoundError(f"{folder}: expected a {kind} model folder (config.json + {weights[0]}) or a "
-                            f"`{command}` run folder holding {run_subdir}/; found: {found or 'an empty folder'}")
+    raise FileNotFoundError(
+        f"{folder}: expected a {kind} model folder (config.json + {weights[0]}) or a "
+        f"`{command}` run folder holding {run_subdir}/; found: {found or 'an empty folder'}"
+    )

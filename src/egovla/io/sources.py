@@ -17,8 +17,24 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 
 # Files beside footage that are plainly not media (sidecars, notes, tables): counted as ignored, not
 # probed. Everything else is probed by content: what decodes as video is footage, whatever its name.
-NON_MEDIA_SUFFIXES = {".json", ".txt", ".md", ".csv", ".tsv", ".yaml", ".yml", ".npz", ".npy", ".parquet",
-                      ".pt", ".safetensors", ".log", ".xml", ".html", ".pdf"}
+NON_MEDIA_SUFFIXES = {
+    ".json",
+    ".txt",
+    ".md",
+    ".csv",
+    ".tsv",
+    ".yaml",
+    ".yml",
+    ".npz",
+    ".npy",
+    ".parquet",
+    ".pt",
+    ".safetensors",
+    ".log",
+    ".xml",
+    ".html",
+    ".pdf",
+}
 
 
 def is_non_media(name: str) -> bool:
@@ -52,10 +68,10 @@ def s3_client(settings: S3Settings):
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=settings.connect_timeout_s, read_timeout=60,
-                    retries={"max_attempts": 1, "mode": "standard"})
-    return boto3.client("s3", endpoint_url=settings.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
-                        config=config)
+    config = Config(
+        connect_timeout=settings.connect_timeout_s, read_timeout=60, retries={"max_attempts": 1, "mode": "standard"}
+    )
+    return boto3.client("s3", endpoint_url=settings.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), config=config)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -71,8 +87,12 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _with_retries(settings: S3Settings):
-    return retry(retry=retry_if_exception(_is_transient), stop=stop_after_attempt(settings.attempts),
-                 wait=wait_exponential(multiplier=0.2, max=2), reraise=True)
+    return retry(
+        retry=retry_if_exception(_is_transient),
+        stop=stop_after_attempt(settings.attempts),
+        wait=wait_exponential(multiplier=0.2, max=2),
+        reraise=True,
+    )
 
 
 def describe_s3_error(exc: Exception, uri: str) -> str:
@@ -119,7 +139,7 @@ def _iter_s3(uri: str, settings: S3Settings) -> Iterator[Source | SourceError]:
 
     try:
         keys = list_keys()
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a reject with its reason
+    except Exception as exc:
         yield SourceError(uri=uri, reason=describe_s3_error(exc, uri))
         return
     if not keys:
@@ -147,7 +167,7 @@ def fetch(source: Source, workdir: Path, s3: S3Settings | None = None) -> Path:
 
     try:
         download()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         Path(tmp).unlink(missing_ok=True)
         raise FetchError(describe_s3_error(exc, source.uri)) from exc
     return Path(tmp)

@@ -5,5 +5,14 @@ from egovla.lam.model import LatentActionModel
 from egovla.lam.stage import run_label, run_train
 from egovla.lam.store import label_info, read_codes
 
-__all__ = ["LAMConfig", "LabelConfig", "LatentActionModel", "ModelConfig", "TrainConfig", "label_info", "read_codes",
-           "run_label", "run_train"]
+__all__ = [
+    "LAMConfig",
+    "LabelConfig",
+    "LatentActionModel",
+    "ModelConfig",
+    "TrainConfig",
+    "label_info",
+    "read_codes",
+    "run_label",
+    "run_train",
+]

@@ -20,8 +20,9 @@ def save(folder: Path, step: int, model, optimizer: torch.optim.Optimizer, histo
         tensors = {f"{i}.{k}": v.contiguous() for i, s in state["state"].items() for k, v in s.items()}
         tensors["torch_rng"] = torch.get_rng_state()
         save_file(tensors, str(tmp / "trainer.safetensors"))
-        (tmp / "trainer.json").write_text(json.dumps({"step": step, "param_groups": state["param_groups"],
-                                                      "history": history}))
+        (tmp / "trainer.json").write_text(
+            json.dumps({"step": step, "param_groups": state["param_groups"], "history": history})
+        )
     atomic_write_json(folder / "latest.json", {"step": step, "path": target.name})
     for old in sorted(folder.glob("step_*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)

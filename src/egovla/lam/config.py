@@ -57,8 +57,17 @@ class LAMConfig(StageConfig):
     PRESETS = {
         "tiny": {},
         "paper": {
-            "model": {"image_size": 224, "features": "dinov2-vitb14", "fusion": "temporal", "quantizer": "vq",
-                      "model_dim": 768, "enc_layers": 12, "dec_layers": 12, "heads": 12, "latent_dim": 128},
+            "model": {
+                "image_size": 224,
+                "features": "dinov2-vitb14",
+                "fusion": "temporal",
+                "quantizer": "vq",
+                "model_dim": 768,
+                "enc_layers": 12,
+                "dec_layers": 12,
+                "heads": 12,
+                "latent_dim": 128,
+            },
             "train": {"steps": 100_000, "batch_size": 64, "lr": 1e-4, "frame_gap": 9, "checkpoint_every": 1000},
         },
     }

@@ -25,15 +25,25 @@ def split_episodes(episodes: list[int], eval_fraction: float, seed: int) -> tupl
 
 def patch_shares(masks: np.ndarray, grid: int) -> np.ndarray:
     """(T, H, W) bool -> (T, grid*grid) share of foreground pixels in each patch."""
-    return np.stack([cv2.resize(m.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA).ravel()
-                     for m in masks])
+    return np.stack(
+        [cv2.resize(m.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA).ravel() for m in masks]
+    )
 
 
 class Transitions:
     """All (episode, t) with t + gap inside the episode; frames held resized in memory."""
 
-    def __init__(self, corpus_dir: str | Path, episodes: list[int], image_size: int, gap: int, grid: int,
-                 masks_dir: str | Path | None = None, use_masks: bool = True, foreground: str = "target"):
+    def __init__(
+        self,
+        corpus_dir: str | Path,
+        episodes: list[int],
+        image_size: int,
+        gap: int,
+        grid: int,
+        masks_dir: str | Path | None = None,
+        use_masks: bool = True,
+        foreground: str = "target",
+    ):
         corpus = Corpus(corpus_dir)
         self.gap = gap
         self.frames: dict[int, np.ndarray] = {}
@@ -43,8 +53,9 @@ class Transitions:
             video = corpus.read_frames(e)
             if len(video) <= gap:
                 continue
-            self.frames[e] = np.stack([cv2.resize(f, (image_size, image_size), interpolation=cv2.INTER_AREA)
-                                       for f in video])
+            self.frames[e] = np.stack(
+                [cv2.resize(f, (image_size, image_size), interpolation=cv2.INTER_AREA) for f in video]
+            )
             if use_masks:
                 try:
                     masks = read_episode(folder, e)[0]
@@ -83,8 +94,12 @@ class Augmentation:
 
     @classmethod
     def draw(cls, rng: np.random.Generator) -> Augmentation:
-        return cls(bool(rng.random() < 0.5), bool(rng.random() < 0.5), bool(rng.random() < 0.5),
-                   tuple(int(c) for c in rng.permutation(3)))
+        return cls(
+            bool(rng.random() < 0.5),
+            bool(rng.random() < 0.5),
+            bool(rng.random() < 0.5),
+            tuple(int(c) for c in rng.permutation(3)),
+        )
 
     def images(self, x: torch.Tensor, colour: bool = True) -> torch.Tensor:
         """(B, C, H, W) images, or (B, H, W) grids with ``colour=False``."""
@@ -101,8 +116,9 @@ class Augmentation:
         return xy[:, ::-1].copy() if self.transpose else xy
 
 
-def augment(frames_t: torch.Tensor, frames_tk: torch.Tensor, fg: torch.Tensor | None,
-            rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+def augment(
+    frames_t: torch.Tensor, frames_tk: torch.Tensor, fg: torch.Tensor | None, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """A batch of pairs (and their (B, N) foreground shares) under one random Augmentation."""
     aug = Augmentation.draw(rng)
     if fg is not None:

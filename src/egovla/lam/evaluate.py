@@ -88,11 +88,12 @@ def probe_r2_by_episode(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds:
 def true_displacement(actions: np.ndarray, gap: int) -> np.ndarray:
     """Per transition (t, t+gap): the actor's summed world displacement (dx, dy)."""
     cum = np.r_[np.zeros((1, 2)), np.cumsum(actions[:, :2], 0)]
-    return cum[gap:len(actions)] - cum[: len(actions) - gap]
+    return cum[gap : len(actions)] - cum[: len(actions) - gap]
 
 
-def swap_and_sensitivity(model: LatentActionModel, gap: int, scenes: int, frames: int = 24,
-                         size: int = 128, seed: int = 10_000) -> dict[str, float]:
+def swap_and_sensitivity(
+    model: LatentActionModel, gap: int, scenes: int, frames: int = 24, size: int = 128, seed: int = 10_000
+) -> dict[str, float]:
     """Same motion over different backgrounds: how often the action code stays the same.
     Same background, different motion: how often it changes. Whole code and per token."""
     same_full, same_token, diff_full, diff_token = [], [], [], []
@@ -107,14 +108,17 @@ def swap_and_sensitivity(model: LatentActionModel, gap: int, scenes: int, frames
         same_token.append((c[0] == c[1]).mean(1)[moving])
         diff_full.append((c[0] != c[2]).any(1))
         diff_token.append((c[0] != c[2]).mean(1))
-    return {"swap_invariance": float(np.concatenate(same_full).mean()),
-            "swap_invariance_per_token": float(np.concatenate(same_token).mean()),
-            "motion_sensitivity": float(np.concatenate(diff_full).mean()),
-            "motion_sensitivity_per_token": float(np.concatenate(diff_token).mean())}
+    return {
+        "swap_invariance": float(np.concatenate(same_full).mean()),
+        "swap_invariance_per_token": float(np.concatenate(same_token).mean()),
+        "motion_sensitivity": float(np.concatenate(diff_full).mean()),
+        "motion_sensitivity_per_token": float(np.concatenate(diff_token).mean()),
+    }
 
 
-def robot_action_r2(model: LatentActionModel, gap: int, tasks: tuple[str, ...], episodes: int, steps: int = 60,
-                    size: int = 128) -> float:
+def robot_action_r2(
+    model: LatentActionModel, gap: int, tasks: tuple[str, ...], episodes: int, steps: int = 60, size: int = 128
+) -> float:
     """Cross-embodiment check: do codes learned from human video predict a robot's true actions?
     Meta-World scripted-expert rollouts; target = the summed end-effector action over (t, t+gap)."""
     from egovla.sim.metaworld import scripted_rollout
@@ -127,7 +131,7 @@ def robot_action_r2(model: LatentActionModel, gap: int, tasks: tuple[str, ...], 
         codes = model.encode(rollout.frames[:-gap], rollout.frames[gap:])
         cum = np.r_[np.zeros((1, 3)), np.cumsum(rollout.actions[:, :3], 0)]
         xs.append(one_hot(codes, model.cfg.action_codes))
-        ys.append(cum[gap:len(rollout.frames)] - cum[: len(rollout.frames) - gap])
+        ys.append(cum[gap : len(rollout.frames)] - cum[: len(rollout.frames) - gap])
         groups.append(np.full(len(codes), i))
     if len(xs) < 2:
         return float("nan")

@@ -32,15 +32,21 @@ from egovla.lam.nsvq import NoiseSubstitutionVQ
 
 
 def _transformer(dim: int, heads: int, layers: int) -> nn.TransformerEncoder:
-    layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, activation="gelu", batch_first=True,
-                                       norm_first=True)
+    layer = nn.TransformerEncoderLayer(
+        dim, heads, 4 * dim, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+    )
     return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
 
 
 def _vq(cfg: ModelConfig, codes: int) -> VectorQuantize:
-    return VectorQuantize(dim=cfg.latent_dim, codebook_size=codes, decay=cfg.ema_decay,
-                          commitment_weight=cfg.commitment, kmeans_init=False,
-                          threshold_ema_dead_code=cfg.dead_code_threshold)
+    return VectorQuantize(
+        dim=cfg.latent_dim,
+        codebook_size=codes,
+        decay=cfg.ema_decay,
+        commitment_weight=cfg.commitment,
+        kmeans_init=False,
+        threshold_ema_dead_code=cfg.dead_code_threshold,
+    )
 
 
 @dataclass
@@ -74,8 +80,11 @@ class LatentActionModel(nn.Module):
         self.register_buffer("enc_mask", frame[:, None] < frame[None, :], persistent=False)  # t cannot see t+k
 
         self.to_action = nn.Linear(dim, cfg.latent_dim)
-        self.vq_action = (NoiseSubstitutionVQ(cfg.latent_dim, cfg.action_codes) if cfg.quantizer == "nsvq"
-                          else _vq(cfg, cfg.action_codes))
+        self.vq_action = (
+            NoiseSubstitutionVQ(cfg.latent_dim, cfg.action_codes)
+            if cfg.quantizer == "nsvq"
+            else _vq(cfg, cfg.action_codes)
+        )
         if self.n_background:
             out = cfg.latent_dim * (1 if cfg.background == "vq" else 2)  # continuous: mean and log-variance
             self.to_background = nn.Linear(dim, out)
@@ -120,7 +129,7 @@ class LatentActionModel(nn.Module):
         aux = commit.sum()
         background = background_codes = None
         if self.n_background:
-            z = self.to_background(q[:, self.n_action:])
+            z = self.to_background(q[:, self.n_action :])
             if self.vq_background is not None:
                 background, background_codes, bg_commit = self.vq_background(z)
                 aux = aux + bg_commit.sum()
@@ -131,16 +140,24 @@ class LatentActionModel(nn.Module):
                 aux = aux + 1e-3 * 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).mean()
         return Latents(action, action_codes, background, background_codes, aux)
 
-    def decode(self, feats_t: torch.Tensor, action: torch.Tensor | None, background: torch.Tensor | None) -> torch.Tensor:
+    def decode(
+        self, feats_t: torch.Tensor, action: torch.Tensor | None, background: torch.Tensor | None
+    ) -> torch.Tensor:
         batch = feats_t.shape[0]
-        parts = [self.action_up(action) if action is not None else
-                 torch.zeros(batch, self.n_action, self.cfg.model_dim, device=feats_t.device)]
+        parts = [
+            self.action_up(action)
+            if action is not None
+            else torch.zeros(batch, self.n_action, self.cfg.model_dim, device=feats_t.device)
+        ]
         if self.n_background:
-            parts.append(self.background_up(background) if background is not None else
-                         torch.zeros(batch, self.n_background, self.cfg.model_dim, device=feats_t.device))
+            parts.append(
+                self.background_up(background)
+                if background is not None
+                else torch.zeros(batch, self.n_background, self.cfg.model_dim, device=feats_t.device)
+            )
         x = torch.cat([*parts, self.dec_in(feats_t)], 1) + self.dec_pos
         # Residual: the latents must explain what changes, not re-draw frame t.
-        return feats_t + self.head(self.decoder(x)[:, -self.patches:])
+        return feats_t + self.head(self.decoder(x)[:, -self.patches :])
 
     # ----- training ------------------------------------------------------------------------------
     def forward(self, frames_t: torch.Tensor, frames_tk: torch.Tensor, fg: torch.Tensor | None = None) -> dict:
@@ -148,8 +165,12 @@ class LatentActionModel(nn.Module):
         feats_t, feats_tk = self.features(self.prepare(frames_t)), self.features(self.prepare(frames_tk))
         z = self.latents(feats_t, feats_tk)
         err_full = (self.decode(feats_t, z.action, z.background) - feats_tk).pow(2).mean(-1)  # B, N
-        out = {"loss_full": err_full.mean(), "aux": z.aux_loss, "action_codes": z.action_codes,
-               "background_codes": z.background_codes}
+        out = {
+            "loss_full": err_full.mean(),
+            "aux": z.aux_loss,
+            "action_codes": z.action_codes,
+            "background_codes": z.background_codes,
+        }
         loss = out["loss_full"] + z.aux_loss
         if self.n_background and fg is not None:
             err_action = (self.decode(feats_t, z.action, None) - feats_tk).pow(2).mean(-1)

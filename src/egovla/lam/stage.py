@@ -35,8 +35,7 @@ def feature_grid(cfg: ModelConfig) -> int:
     return cfg.image_size // int(AutoConfig.from_pretrained(resolve_model_dir(cfg.features)).patch_size)
 
 
-def true_displacements(corpus: Corpus, data: Transitions,
-                       gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def true_displacements(corpus: Corpus, data: Transitions, gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Rows of ``data`` from generated clips, their true displacement (dx, dy), and their episode."""
     shifts, rows = {}, []
     for e in data.frames:
@@ -52,8 +51,14 @@ def true_displacements(corpus: Corpus, data: Transitions,
     return (np.asarray(rows), np.asarray(targets), np.asarray(episodes)) if rows else None
 
 
-def assess(model: LatentActionModel, train_data: Transitions, eval_data: Transitions, corpus: Corpus,
-           gap: int, config: LAMConfig) -> tuple[dict[str, float], np.ndarray]:
+def assess(
+    model: LatentActionModel,
+    train_data: Transitions,
+    eval_data: Transitions,
+    corpus: Corpus,
+    gap: int,
+    config: LAMConfig,
+) -> tuple[dict[str, float], np.ndarray]:
     """Disentanglement metrics, and the training transitions' action codes (for the usage plot)."""
     cfg = model.cfg
     metrics = evaluate.reconstruction(model, eval_data if len(eval_data) else train_data)
@@ -65,8 +70,14 @@ def assess(model: LatentActionModel, train_data: Transitions, eval_data: Transit
     if train_bg is not None:
         bg = np.concatenate([train_bg] + ([eval_bg] if eval_bg is not None else []))
         metrics["background.usage"], metrics["background.perplexity"] = evaluate.perplexity(bg, cfg.background_codes)
-    truths = [(codes, t) for codes, t in ((train_codes, true_displacements(corpus, train_data, gap)),
-                                          (eval_codes, true_displacements(corpus, eval_data, gap))) if t is not None]
+    truths = [
+        (codes, t)
+        for codes, t in (
+            (train_codes, true_displacements(corpus, train_data, gap)),
+            (eval_codes, true_displacements(corpus, eval_data, gap)),
+        )
+        if t is not None
+    ]
     if truths:  # generated clips know the actor's true motion: do the codes predict it?
         x = np.concatenate([evaluate.one_hot(codes[rows], cfg.action_codes) for codes, (rows, _, _) in truths])
         y = np.concatenate([t[1] for _, t in truths])
@@ -74,13 +85,20 @@ def assess(model: LatentActionModel, train_data: Transitions, eval_data: Transit
         metrics["probe.displacement_r2"] = evaluate.probe_r2_by_episode(x, y, groups)
     metrics |= evaluate.swap_and_sensitivity(model, gap, config.swap_scenes)
     if config.robot_episodes:
-        metrics["probe.robot_action_r2"] = evaluate.robot_action_r2(model, gap, config.robot_tasks,
-                                                                    config.robot_episodes)
+        metrics["probe.robot_action_r2"] = evaluate.robot_action_r2(
+            model, gap, config.robot_tasks, config.robot_episodes
+        )
     return metrics, train_codes
 
 
-def run_train(config: LAMConfig, corpus_dir: str | Path, out_dir: str | Path, masks_dir: str | Path | None = None,
-              verdict_dir: str | Path | None = None, stop_after: int | None = None) -> StageResult:
+def run_train(
+    config: LAMConfig,
+    corpus_dir: str | Path,
+    out_dir: str | Path,
+    masks_dir: str | Path | None = None,
+    verdict_dir: str | Path | None = None,
+    stop_after: int | None = None,
+) -> StageResult:
     """``masks_dir``: default, the one masks folder under ``<corpus>/masks/`` (whichever backend made it).
     ``stop_after`` ends training early at that step (tests use it to simulate an interruption)."""
     out = Path(out_dir)
@@ -94,16 +112,26 @@ def run_train(config: LAMConfig, corpus_dir: str | Path, out_dir: str | Path, ma
         grid = feature_grid(mcfg)
 
         def load(episodes: list[int]) -> Transitions:
-            return Transitions(corpus_dir, episodes, mcfg.image_size, tcfg.frame_gap, grid, masks,
-                               use_masks=True, foreground=tcfg.foreground)
+            return Transitions(
+                corpus_dir,
+                episodes,
+                mcfg.image_size,
+                tcfg.frame_gap,
+                grid,
+                masks,
+                use_masks=True,
+                foreground=tcfg.foreground,
+            )
 
         train_data, eval_data = load(train_eps), load(eval_eps)
         if not len(train_data):
             raise ValueError(f"{corpus_dir}: no episode longer than the frame gap {tcfg.frame_gap}")
         runs = {"ours": (mcfg, tcfg)}
         if config.ablation:  # LAPA/UniVLA-style: no masks, one codebook, same data/seed/steps
-            runs["ablation"] = (mcfg.model_copy(update={"single_codebook": True}),
-                                tcfg.model_copy(update={"use_masks": False}))
+            runs["ablation"] = (
+                mcfg.model_copy(update={"single_codebook": True}),
+                tcfg.model_copy(update={"use_masks": False}),
+            )
         metrics: dict[str, float] = {"train_transitions": len(train_data), "eval_transitions": len(eval_data)}
         histories, usage = {}, {}
         for name, (m_cfg, t_cfg) in runs.items():
@@ -115,8 +143,14 @@ def run_train(config: LAMConfig, corpus_dir: str | Path, out_dir: str | Path, ma
             model, history, samples_per_s = train(m_cfg, t_cfg, train_data, out / name, stop_after, log_step)
             with atomic_dir(out / name / "model") as tmp:
                 model.save_pretrained(tmp)
-                training = {"frame_gap": t_cfg.frame_gap, "preset": config.preset, "use_masks": t_cfg.use_masks,
-                            "seed": t_cfg.seed, "masks_dir": str(masks), "masks_backend": backend_of(masks)}
+                training = {
+                    "frame_gap": t_cfg.frame_gap,
+                    "preset": config.preset,
+                    "use_masks": t_cfg.use_masks,
+                    "seed": t_cfg.seed,
+                    "masks_dir": str(masks),
+                    "masks_backend": backend_of(masks),
+                }
                 (tmp / "training.json").write_text(json.dumps(training))
             histories[name] = history
             metrics[f"{prefix}samples_per_s"] = samples_per_s
@@ -132,8 +166,13 @@ def run_train(config: LAMConfig, corpus_dir: str | Path, out_dir: str | Path, ma
         return stage.finish(metrics, artifacts=artifacts)
 
 
-def run_label(config: LabelConfig, corpus_dir: str | Path, model_dir: str | Path, out_dir: str | Path | None = None,
-              verdict_dir: str | Path | None = None) -> StageResult:
+def run_label(
+    config: LabelConfig,
+    corpus_dir: str | Path,
+    model_dir: str | Path,
+    out_dir: str | Path | None = None,
+    verdict_dir: str | Path | None = None,
+) -> StageResult:
     """Writes every usable transition's action (and discrete background) codes into ``out_dir``
     (default ``<corpus>/latent_actions``). ``model_dir``: a LAM folder or a `lam train` run folder."""
     folder = find_model_dir(model_dir, ("model.safetensors",), "ours/model", "latent action", "egovla lam train")
@@ -151,15 +190,23 @@ def run_label(config: LabelConfig, corpus_dir: str | Path, model_dir: str | Path
             if len(frames) <= gap:
                 continue
             count = len(frames) - gap
-            chunks = [model.encode_all(frames[s:min(s + batch, count)], frames[s + gap:min(s + batch, count) + gap])
-                      for s in range(0, count, batch)]
+            chunks = [
+                model.encode_all(frames[s : min(s + batch, count)], frames[s + gap : min(s + batch, count) + gap])
+                for s in range(0, count, batch)
+            ]
             action = np.concatenate([c[0] for c in chunks])
             background = np.concatenate([c[1] for c in chunks]) if chunks[0][1] is not None else None
             store.write_codes(out, e, gap, action, background)
             labelled += 1
             transitions += len(action)
-        info = {"model_dir": str(folder), "model_sha": model_sha, "frame_gap": gap,
-                "action_tokens": model.cfg.action_tokens, "action_codes": model.cfg.action_codes,
-                "episodes": labelled, "transitions": transitions}
+        info = {
+            "model_dir": str(folder),
+            "model_sha": model_sha,
+            "frame_gap": gap,
+            "action_tokens": model.cfg.action_tokens,
+            "action_codes": model.cfg.action_codes,
+            "episodes": labelled,
+            "transitions": transitions,
+        }
         store.write_info(out, info)
         return stage.finish({"episodes": labelled, "transitions": transitions}, details=info)

@@ -47,8 +47,9 @@ def label_info(corpus_dir: str | Path, folder: str | Path | None = None) -> dict
     return json.loads(path.read_text())
 
 
-def read_codes(corpus_dir: str | Path, episode_index: int, background: bool = False,
-               folder: str | Path | None = None) -> np.ndarray:
+def read_codes(
+    corpus_dir: str | Path, episode_index: int, background: bool = False, folder: str | Path | None = None
+) -> np.ndarray:
     """Action codes of one episode: int64 (transitions, tokens); row i is the transition (i, i+k).
     ``background=True`` returns the background codes instead (discrete background only)."""
     path = episode_path(labels_dir(corpus_dir, folder), episode_index)

@@ -20,9 +20,14 @@ from egovla.lam.model import LatentActionModel
 log = logging.getLogger(__name__)
 
 
-def train(model_cfg: ModelConfig, train_cfg: TrainConfig, data: Transitions, out_dir: Path,
-          stop_after: int | None = None,
-          on_log: Callable[[dict, int], None] | None = None) -> tuple[LatentActionModel, list[dict], float]:
+def train(
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    data: Transitions,
+    out_dir: Path,
+    stop_after: int | None = None,
+    on_log: Callable[[dict, int], None] | None = None,
+) -> tuple[LatentActionModel, list[dict], float]:
     """Trains to ``train_cfg.steps`` (resuming if checkpoints exist); returns model, history, samples/s.
 
     ``stop_after`` ends the run early at that step (tests use it to simulate an interruption);

@@ -24,6 +24,9 @@ class MaskConfig(StageConfig):
 
     def mask_hash(self) -> str:
         """Identity of the settings that change the masks; resume skips episodes that match it."""
-        relevant = {"backend": self.backend, "motion": self.motion.model_dump(mode="json"),
-                    "sam2_model": self.sam2_model}
+        relevant = {
+            "backend": self.backend,
+            "motion": self.motion.model_dump(mode="json"),
+            "sam2_model": self.sam2_model,
+        }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]

@@ -34,8 +34,11 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+FLOW_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
 
 
 class MotionParams(BaseModel):
@@ -90,7 +93,7 @@ def _disk(radius: int) -> np.ndarray:
 def _grid(shape: tuple[int, int], step: int) -> np.ndarray:
     """Sample points (x, y) every ``step`` px; cached, since every fit of an episode uses the same
     (read-only: callers index it)."""
-    ys, xs = np.mgrid[step // 2:shape[0]:step, step // 2:shape[1]:step]
+    ys, xs = np.mgrid[step // 2 : shape[0] : step, step // 2 : shape[1] : step]
     points = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
     points.setflags(write=False)
     return points
@@ -101,8 +104,9 @@ def textureless(image: np.ndarray, p: MotionParams) -> bool:
     return corners is None or len(corners) < p.min_inliers
 
 
-def ego_motion(a: np.ndarray, b: np.ndarray, p: MotionParams, flow: cv2.DISOpticalFlow,
-               guess: np.ndarray | None = None) -> tuple[np.ndarray | None, str | None]:
+def ego_motion(
+    a: np.ndarray, b: np.ndarray, p: MotionParams, flow: cv2.DISOpticalFlow, guess: np.ndarray | None = None
+) -> tuple[np.ndarray | None, str | None]:
     """3x3 transform M with b(M x) ~ a(x) for the static scene, or None and the reason.
 
     Dense flow sampled on a grid, then a RANSAC fit: unlike corners tracked one by one, the
@@ -186,8 +190,13 @@ class EgoMotion:
         return np.linalg.inv(fits[2]) @ fits[1] @ fits[0]
 
 
-def _warp(image: np.ndarray, M: np.ndarray, shape: tuple[int, int], border: int = cv2.BORDER_REPLICATE,
-          out: np.ndarray | None = None) -> np.ndarray:
+def _warp(
+    image: np.ndarray,
+    M: np.ndarray,
+    shape: tuple[int, int],
+    border: int = cv2.BORDER_REPLICATE,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     h, w = shape
     flags = cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
     if M[2, 0] == 0 and M[2, 1] == 0:  # affine: the cheaper warp, same result
@@ -196,13 +205,32 @@ def _warp(image: np.ndarray, M: np.ndarray, shape: tuple[int, int], border: int 
 
 
 # Devillard's 19-exchange median-of-9 network ("Fast median search", 1998).
-_MEDIAN9 = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3), (5, 8), (4, 7),
-            (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))
+_MEDIAN9 = (
+    (1, 2),
+    (4, 5),
+    (7, 8),
+    (0, 1),
+    (3, 4),
+    (6, 7),
+    (1, 2),
+    (4, 5),
+    (7, 8),
+    (0, 3),
+    (5, 8),
+    (4, 7),
+    (3, 6),
+    (1, 4),
+    (2, 5),
+    (4, 7),
+    (4, 2),
+    (6, 4),
+    (4, 2),
+)
 
 
 def _median(stack: list[np.ndarray]) -> np.ndarray:
     """Per-pixel (lower) median of uint8 images; nine (the default) through a sorting network of
-    OpenCV min/max, about 10x faster than numpy's partition on 128 px frames."""
+    OpenCV min/max, much faster than numpy's partition on small frames (benchmarks/mask_throughput.py)."""
     if len(stack) == 9:
         v = list(stack)
         for i, j in _MEDIAN9:
@@ -233,8 +261,9 @@ def change(frame: np.ndarray, background: np.ndarray, tolerance: int) -> np.ndar
     misregistration: each pixel is compared to the min/max of the background's neighbourhood."""
     if tolerance:
         kernel = np.ones((2 * tolerance + 1, 2 * tolerance + 1), np.uint8)
-        diff = cv2.max(cv2.subtract(frame, cv2.dilate(background, kernel)),
-                       cv2.subtract(cv2.erode(background, kernel), frame))  # saturating: negatives -> 0
+        diff = cv2.max(
+            cv2.subtract(frame, cv2.dilate(background, kernel)), cv2.subtract(cv2.erode(background, kernel), frame)
+        )  # saturating: negatives -> 0
     else:
         diff = cv2.absdiff(frame, background)
     r, g, b = cv2.split(diff)
@@ -289,8 +318,7 @@ def confirm_motion(labels: np.ndarray, count: int, flow_mag: np.ndarray, p: Moti
     return fill_holes(mask)
 
 
-def _still_there(frames: np.ndarray, mask: np.ndarray, captured: int, t: int, ego: EgoMotion,
-                 p: MotionParams) -> bool:
+def _still_there(frames: np.ndarray, mask: np.ndarray, captured: int, t: int, ego: EgoMotion, p: MotionParams) -> bool:
     """A held mask stays only while its region looks as it did when found (else the actor left)."""
     M = ego.chain(t, captured)
     if M is None:
@@ -300,7 +328,10 @@ def _still_there(frames: np.ndarray, mask: np.ndarray, captured: int, t: int, eg
     return float(np.median(diff[mask])) < p.floor
 
 
-def motion_masks(frames: np.ndarray, p: MotionParams = MotionParams()) -> MaskResult:
+DEFAULTS = MotionParams()
+
+
+def motion_masks(frames: np.ndarray, p: MotionParams = DEFAULTS) -> MaskResult:
     """Masks for one episode of RGB frames (T, H, W, 3)."""
     count, height, width = frames.shape[:3]
     masks = np.zeros((count, height, width), bool)
@@ -318,8 +349,11 @@ def motion_masks(frames: np.ndarray, p: MotionParams = MotionParams()) -> MaskRe
     flow = cv2.DISOpticalFlow_create(FLOW_PRESETS[p.flow_preset])
     previous, held, captured = None, 0, None  # last mask, frames held, the frame it was found in
     for t in range(count):
-        warped = [compensated(frames[t], frames[n], M, brightness[t] / brightness[n])
-                  for n in background_indices(t, count, p) if (M := ego.direct(t, n)) is not None]
+        warped = [
+            compensated(frames[t], frames[n], M, brightness[t] / brightness[n])
+            for n in background_indices(t, count, p)
+            if (M := ego.direct(t, n)) is not None
+        ]
         near = t + p.flow_gap if t + p.flow_gap < count else max(t - p.flow_gap, 0)
         to_near = ego.direct(t, near)
         if len(warped) < 2 or to_near is None:
@@ -346,7 +380,7 @@ def motion_masks(frames: np.ndarray, p: MotionParams = MotionParams()) -> MaskRe
     return MaskResult(masks, flags)
 
 
-def frame_difference_masks(frames: np.ndarray, p: MotionParams = MotionParams()) -> np.ndarray:
+def frame_difference_masks(frames: np.ndarray, p: MotionParams = DEFAULTS) -> np.ndarray:
     """Naive baseline: thresholded difference to the next frame, same cleaning, no ego-motion."""
     masks = np.zeros(frames.shape[:3], bool)
     if len(frames) < 2:

@@ -55,13 +55,22 @@ class Sam2Masker:
             return MaskResult(masks, flags)
         start = prompted[0]
         points = self._prompt_points(hints.masks[start])
-        session = Sam2VideoInferenceSession(video=self._video(frames), video_height=self.size,
-                                            video_width=self.size, inference_device=self.device,
-                                            dtype=self.torch.float32)
+        session = Sam2VideoInferenceSession(
+            video=self._video(frames),
+            video_height=self.size,
+            video_width=self.size,
+            inference_device=self.device,
+            dtype=self.torch.float32,
+        )
         obj_idx = session.obj_id_to_idx(1)
-        session.add_point_inputs(obj_idx, start, {
-            "point_coords": self.torch.from_numpy(points)[None, None],
-            "point_labels": self.torch.ones((1, 1, len(points)), dtype=self.torch.int32)})
+        session.add_point_inputs(
+            obj_idx,
+            start,
+            {
+                "point_coords": self.torch.from_numpy(points)[None, None],
+                "point_labels": self.torch.ones((1, 1, len(points)), dtype=self.torch.int32),
+            },
+        )
         session.obj_with_new_inputs = [1]
         with self.torch.no_grad():
             self.model(inference_session=session, frame_idx=start)

@@ -21,7 +21,7 @@ import pandas as pd
 from egovla import tracking
 from egovla.config import StageResult
 from egovla.ingest.store import Corpus
-from egovla.io.atomic import atomic_write_json, atomic_write_parquet
+from egovla.io.atomic import atomic_write_parquet
 from egovla.io.sources import S3Settings
 from egovla.io.tables import read_parquet
 from egovla.masks import quality, store
@@ -46,22 +46,37 @@ def _mask_one(corpus_dir: str, episode_index: int, config: MaskConfig, masks_dir
         store.write_episode(Path(masks_dir), episode_index, result.masks, result.flags, config.mask_hash())
         flag_counts = Counter(f for frame_flags in result.flags for f in frame_flags)
         coverage = result.masks.reshape(len(frames), -1).mean(1)
-        return {"episode_index": episode_index, "frames": len(frames), "seconds": time.perf_counter() - start,
-                "mean_coverage": float(coverage.mean()), "empty_frames": int((coverage == 0).sum()),
-                "flagged_frames": int(sum(bool(f) for f in result.flags)),
-                "flags": ",".join(f"{k}:{v}" for k, v in sorted(flag_counts.items())), "error": ""}
-    except Exception as exc:  # noqa: BLE001 - one bad episode must not stop the corpus
-        return {"episode_index": episode_index, "frames": 0, "seconds": time.perf_counter() - start,
-                "mean_coverage": 0.0, "empty_frames": 0, "flagged_frames": 0, "flags": "",
-                "error": f"episode {episode_index}: {type(exc).__name__}: {exc}"}
+        return {
+            "episode_index": episode_index,
+            "frames": len(frames),
+            "seconds": time.perf_counter() - start,
+            "mean_coverage": float(coverage.mean()),
+            "empty_frames": int((coverage == 0).sum()),
+            "flagged_frames": int(sum(bool(f) for f in result.flags)),
+            "flags": ",".join(f"{k}:{v}" for k, v in sorted(flag_counts.items())),
+            "error": "",
+        }
+    except Exception as exc:
+        return {
+            "episode_index": episode_index,
+            "frames": 0,
+            "seconds": time.perf_counter() - start,
+            "mean_coverage": 0.0,
+            "empty_frames": 0,
+            "flagged_frames": 0,
+            "flags": "",
+            "error": f"episode {episode_index}: {type(exc).__name__}: {exc}",
+        }
 
 
 def _make_masker(config: MaskConfig):
     if config.backend == "motion":
         return None
     if not config.sam2_model:
-        raise ValueError("the sam2 backend needs weights: set masks.sam2_model (or --sam2-model) to a local "
-                         "folder or s3:// prefix holding a Sam2VideoModel saved with save_pretrained")
+        raise ValueError(
+            "the sam2 backend needs weights: set masks.sam2_model (or --sam2-model) to a local "
+            "folder or s3:// prefix holding a Sam2VideoModel saved with save_pretrained"
+        )
     from egovla.masks.sam2 import Sam2Masker
 
     return Sam2Masker(config.sam2_model, S3Settings(endpoint_url=config.s3_endpoint))
@@ -73,14 +88,24 @@ def _frame_table(masks_dir: Path, episodes: list[int]) -> pd.DataFrame:
     for e in episodes:
         if store.episode_file(masks_dir, e).exists():
             _, coverage, flags = store.read_episode(masks_dir, e)
-            frame_rows.append(pd.DataFrame({"episode_index": e, "frame_index": np.arange(len(coverage)),
-                                            "coverage": coverage, "flags": [",".join(f) for f in flags]}))
+            frame_rows.append(
+                pd.DataFrame(
+                    {
+                        "episode_index": e,
+                        "frame_index": np.arange(len(coverage)),
+                        "coverage": coverage,
+                        "flags": [",".join(f) for f in flags],
+                    }
+                )
+            )
     if not frame_rows:
         return pd.DataFrame(columns=["episode_index", "frame_index", "coverage", "flags"])
     return pd.concat(frame_rows, ignore_index=True)
 
 
-def _evaluate_and_draw(corpus: Corpus, masks_dir: Path, episodes: list[int], config: MaskConfig) -> tuple[dict, list[Path]]:
+def _evaluate_and_draw(
+    corpus: Corpus, masks_dir: Path, episodes: list[int], config: MaskConfig
+) -> tuple[dict, list[Path]]:
     manifest = corpus.manifest().set_index("episode_index")
     iou_rows, sheets = [], []
     for e in episodes:
@@ -90,10 +115,16 @@ def _evaluate_and_draw(corpus: Corpus, masks_dir: Path, episodes: list[int], con
         truth = corpus.truth(e) if config.evaluate else None
         if truth is not None and truth.masks.shape == masks.shape:
             frames = corpus.read_frames(e)
-            iou_rows.append({"episode_index": e, "kind": truth.kind,
-                             "iou": float(np.nanmean(quality.frame_iou(masks, truth.masks))),
-                             "iou_baseline": float(np.nanmean(quality.frame_iou(
-                                 frame_difference_masks(frames, config.motion), truth.masks)))})
+            iou_rows.append(
+                {
+                    "episode_index": e,
+                    "kind": truth.kind,
+                    "iou": float(np.nanmean(quality.frame_iou(masks, truth.masks))),
+                    "iou_baseline": float(
+                        np.nanmean(quality.frame_iou(frame_difference_masks(frames, config.motion), truth.masks))
+                    ),
+                }
+            )
         elif truth is None and config.contact_sheets:
             path = masks_dir / "contact_sheets" / f"episode_{e:06d}.png"
             title = f"episode {e}: {Path(str(manifest.loc[e, 'source_uri'])).name} ({config.backend})"
@@ -104,8 +135,9 @@ def _evaluate_and_draw(corpus: Corpus, masks_dir: Path, episodes: list[int], con
     return quality.summarise_iou(iou_rows), sheets
 
 
-def run(config: MaskConfig, corpus_dir: str | Path, out_dir: str | Path | None = None,
-        verdict_dir: str | Path | None = None) -> StageResult:
+def run(
+    config: MaskConfig, corpus_dir: str | Path, out_dir: str | Path | None = None, verdict_dir: str | Path | None = None
+) -> StageResult:
     """Masks every usable episode into ``out_dir`` (default ``<corpus>/masks/<backend>``).
     ``details["errors"]``: the episodes that failed, each with its error."""
     start = time.perf_counter()
@@ -121,8 +153,15 @@ def run(config: MaskConfig, corpus_dir: str | Path, out_dir: str | Path | None =
         if config.workers > 1 and masker is None and len(todo) > 1:
             context = multiprocessing.get_context("spawn")  # no forked OpenCV/BLAS thread state
             with ProcessPoolExecutor(config.workers, mp_context=context) as pool:
-                rows = list(pool.map(_mask_one, [str(corpus_dir)] * len(todo), todo, [config] * len(todo),
-                                     [str(masks_dir)] * len(todo)))
+                rows = list(
+                    pool.map(
+                        _mask_one,
+                        [str(corpus_dir)] * len(todo),
+                        todo,
+                        [config] * len(todo),
+                        [str(masks_dir)] * len(todo),
+                    )
+                )
         else:
             rows = [_mask_one(str(corpus_dir), e, config, str(masks_dir), masker) for e in todo]
         errors = [{"episode_index": r["episode_index"], "error": r["error"]} for r in rows if r["error"]]
@@ -132,20 +171,31 @@ def run(config: MaskConfig, corpus_dir: str | Path, out_dir: str | Path | None =
         compute_seconds = sum(r["seconds"] for r in done)
         frames_table = _frame_table(masks_dir, episodes)
         atomic_write_parquet(masks_dir / "frames.parquet", frames_table)
-        previous = (read_parquet(masks_dir / "summary.parquet") if (masks_dir / "summary.parquet").exists()
-                    else pd.DataFrame(columns=list(rows[0]) if rows else ["episode_index"]))
-        summary = pd.concat([previous[~previous["episode_index"].isin([r["episode_index"] for r in rows])],
-                             pd.DataFrame(rows)], ignore_index=True).sort_values("episode_index")
+        previous = (
+            read_parquet(masks_dir / "summary.parquet")
+            if (masks_dir / "summary.parquet").exists()
+            else pd.DataFrame(columns=list(rows[0]) if rows else ["episode_index"])
+        )
+        summary = pd.concat(
+            [previous[~previous["episode_index"].isin([r["episode_index"] for r in rows])], pd.DataFrame(rows)],
+            ignore_index=True,
+        ).sort_values("episode_index")
         atomic_write_parquet(masks_dir / "summary.parquet", summary)
         iou, sheets = _evaluate_and_draw(corpus, masks_dir, episodes, config)
         frames_done = sum(r["frames"] for r in done)
         metrics = {
-            "episodes": len(episodes), "processed": len(done), "skipped": len(episodes) - len(todo),
-            "failed": len(errors), "frames_processed": frames_done,
+            "episodes": len(episodes),
+            "processed": len(done),
+            "skipped": len(episodes) - len(todo),
+            "failed": len(errors),
+            "frames_processed": frames_done,
             "frames_per_s": frames_done / compute_seconds if compute_seconds else 0.0,
             "mean_coverage": float(frames_table["coverage"].mean()) if len(frames_table) else 0.0,
             "flagged_frames": int((frames_table["flags"] != "").sum()) if len(frames_table) else 0,
-            "contact_sheets": len(sheets), "seconds": time.perf_counter() - start, **iou}
+            "contact_sheets": len(sheets),
+            "seconds": time.perf_counter() - start,
+            **iou,
+        }
         artifacts = {"summary": masks_dir / "summary.parquet"}
         if sheets:
             artifacts["contact_sheets"] = masks_dir / "contact_sheets"

@@ -29,14 +29,19 @@ def episode_file(masks_dir: Path, episode_index: int) -> Path:
     return masks_dir / f"episode_{episode_index:06d}.npz"
 
 
-def write_episode(masks_dir: Path, episode_index: int, masks: np.ndarray, flags: list[list[str]],
-                  config_hash: str) -> None:
+def write_episode(
+    masks_dir: Path, episode_index: int, masks: np.ndarray, flags: list[list[str]], config_hash: str
+) -> None:
     coverage = masks.reshape(len(masks), -1).mean(axis=1) if len(masks) else np.zeros(0)
-    with atomic_path(episode_file(masks_dir, episode_index)) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, packed=np.packbits(masks, axis=-1), shape=np.array(masks.shape),
-                                coverage=coverage.astype(np.float32), flags=np.array(json.dumps(flags)),
-                                config_hash=np.array(config_hash))
+    with atomic_path(episode_file(masks_dir, episode_index)) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(
+            fh,
+            packed=np.packbits(masks, axis=-1),
+            shape=np.array(masks.shape),
+            coverage=coverage.astype(np.float32),
+            flags=np.array(json.dumps(flags)),
+            config_hash=np.array(config_hash),
+        )
 
 
 def stored_config_hash(masks_dir: Path, episode_index: int) -> str | None:
@@ -72,8 +77,10 @@ def resolve_masks_dir(corpus_dir: str | Path, masks_dir: str | Path | None = Non
     if not made:
         raise FileNotFoundError(f"{Path(corpus_dir) / 'masks'}: no masks for this corpus (run `egovla masks` first)")
     if len(made) > 1:
-        raise ValueError(f"{Path(corpus_dir) / 'masks'}: masks from several backends "
-                         f"({', '.join(p.name for p in made)}); name one with masks_dir / --masks-dir")
+        raise ValueError(
+            f"{Path(corpus_dir) / 'masks'}: masks from several backends "
+            f"({', '.join(p.name for p in made)}); name one with masks_dir / --masks-dir"
+        )
     return made[0]
 
 

@@ -31,8 +31,9 @@ def scripted_rollout(task: str, seed: int, steps: int = 60, size: int = 128, cam
 
     if task not in ENV_POLICY_MAP:
         raise ValueError(f"unknown Meta-World task {task!r}")
-    env = gym.make("Meta-World/MT1", env_name=task, render_mode="rgb_array", camera_name=camera, width=size,
-                   height=size, seed=seed)
+    env = gym.make(
+        "Meta-World/MT1", env_name=task, render_mode="rgb_array", camera_name=camera, width=size, height=size, seed=seed
+    )
     try:
         obs, _ = env.reset(seed=seed)
         policy = ENV_POLICY_MAP[task]()

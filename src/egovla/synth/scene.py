@@ -20,8 +20,13 @@ import numpy as np
 from egovla.synth.textures import make_background
 
 KINDS = ("static", "pan", "shake", "distractor", "occlusion")
-COLOURS = {"red": (0.85, 0.1, 0.1), "green": (0.1, 0.7, 0.2), "blue": (0.15, 0.25, 0.9),
-           "yellow": (0.95, 0.85, 0.1), "purple": (0.55, 0.15, 0.7)}
+COLOURS = {
+    "red": (0.85, 0.1, 0.1),
+    "green": (0.1, 0.7, 0.2),
+    "blue": (0.15, 0.25, 0.9),
+    "yellow": (0.95, 0.85, 0.1),
+    "purple": (0.55, 0.15, 0.7),
+}
 
 
 @dataclass(frozen=True)
@@ -115,17 +120,24 @@ def render(spec: SceneSpec) -> Scene:
     # Objects on the table (world coords near the centre so the camera sees them).
     lo, hi = world / 2 - size * 0.3, world / 2 + size * 0.3
     names = motion.choice(list(COLOURS), size=3, replace=False)
-    objects = [(str(n), str(motion.choice(["block", "disc"])), motion.uniform(lo, hi, 2).astype(np.float32),
-                int(motion.integers(8, 12))) for n in names]
+    objects = [
+        (
+            str(n),
+            str(motion.choice(["block", "disc"])),
+            motion.uniform(lo, hi, 2).astype(np.float32),
+            int(motion.integers(8, 12)),
+        )
+        for n in names
+    ]
     target_name, target_shape, target_start, target_half = objects[0]
     goal = np.clip(target_start + motion.uniform(-1, 1, 2) * size * 0.3, lo, hi).astype(np.float32)
     hand_start = np.array([world / 2 + motion.uniform(-1, 1) * size * 0.3, hi + size * 0.12], np.float32)
     retreat = np.array([goal[0] + motion.uniform(-15, 15), hi + size * 0.1], np.float32)
     hand = _path(motion, hand_start, [target_start, goal, retreat], frames)
     pick = int(np.argmin(np.linalg.norm(hand[: frames // 2] - target_start, axis=1)))
-    place = frames // 3 + int(np.argmin(np.linalg.norm(hand[frames // 3: 2 * frames // 3] - goal, axis=1)))
+    place = frames // 3 + int(np.argmin(np.linalg.norm(hand[frames // 3 : 2 * frames // 3] - goal, axis=1)))
     grasp = np.zeros(frames, np.float32)
-    grasp[pick:place + 1] = 1.0
+    grasp[pick : place + 1] = 1.0
     skin = tuple(float(v) for v in np.array([0.87, 0.67, 0.55]) * motion.uniform(0.55, 1.1))
     hand_scale = float(motion.uniform(1.5, 2.0))
 
@@ -133,8 +145,11 @@ def render(spec: SceneSpec) -> Scene:
     distractor = motion.uniform(lo, hi, 2).astype(np.float32)
     distractor_v = motion.uniform(-4, 4, 2).astype(np.float32)
     occluder = (int(motion.uniform(lo, hi)), int(motion.uniform(6, 10)))
-    gain = 1 + (0.25 * np.sin(np.linspace(0, np.pi * motion.uniform(1, 2), frames)) if spec.kind == "occlusion"
-                else np.zeros(frames))
+    gain = 1 + (
+        0.25 * np.sin(np.linspace(0, np.pi * motion.uniform(1, 2), frames))
+        if spec.kind == "occlusion"
+        else np.zeros(frames)
+    )
     # The hand points away from the camera, swaying on its own: a heading that followed the motion
     # would give the action away in frame t alone, and a latent action model would learn nothing.
     lean, sway = motion.uniform(-30, 30), motion.uniform(0, 2 * np.pi)
@@ -142,7 +157,6 @@ def render(spec: SceneSpec) -> Scene:
     out_frames, out_masks = [], []
     for t in range(frames):
         canvas = texture.copy()
-        carried = grasp[t] > 0 or t > place
         obj_pos = target_start if t < pick else (hand[t] if t <= place else hand[place])
         for name, shape, pos, half in objects[1:]:
             _draw_object(canvas, shape, pos, half, COLOURS[name])
@@ -162,7 +176,7 @@ def render(spec: SceneSpec) -> Scene:
             _draw_object(mask, target_shape, obj_pos, target_half, 1)
         if spec.kind == "occlusion":  # a mug handle / pole in front of everything
             cv2.rectangle(canvas, (occluder[0], 0), (occluder[0] + occluder[1], world), (0.2, 0.2, 0.22), -1)
-            mask[:, occluder[0]:occluder[0] + occluder[1] + 1] = 0
+            mask[:, occluder[0] : occluder[0] + occluder[1] + 1] = 0
 
         cx, cy, rot = camera[t]
         view = cv2.getRotationMatrix2D((float(cx), float(cy)), float(rot), 1.0)
@@ -176,8 +190,17 @@ def render(spec: SceneSpec) -> Scene:
     actions[:-1, :2] = np.diff(hand, axis=0)
     actions[:, 2] = grasp
     direction = goal - target_start
-    words = ("right" if direction[0] > 0 else "left") if abs(direction[0]) > abs(direction[1]) else \
-        ("down" if direction[1] > 0 else "up")
+    words = (
+        ("right" if direction[0] > 0 else "left")
+        if abs(direction[0]) > abs(direction[1])
+        else ("down" if direction[1] > 0 else "up")
+    )
     task = f"move the {target_name} {target_shape} {words}"
-    return Scene(frames=np.stack(out_frames), masks=np.stack(out_masks), actions=actions,
-                 camera=camera.astype(np.float32), task=task, background=texture_name)
+    return Scene(
+        frames=np.stack(out_frames),
+        masks=np.stack(out_masks),
+        actions=actions,
+        camera=camera.astype(np.float32),
+        task=task,
+        background=texture_name,
+    )

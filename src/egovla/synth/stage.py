@@ -23,18 +23,32 @@ from egovla.synth.store import GroundTruth, write_truth
 def specs(config: SynthConfig) -> list[SceneSpec]:
     """Clip i: kind cycles through ``kinds``; motion and background seeds derive from the run seed."""
     seeds = np.random.default_rng(config.seed).integers(0, 2**31 - 1, size=(config.clips, 2))
-    return [SceneSpec(kind=config.kinds[i % len(config.kinds)], motion_seed=int(m), background_seed=int(b),
-                      frames=config.frames, size=config.size) for i, (m, b) in enumerate(seeds)]
+    return [
+        SceneSpec(
+            kind=config.kinds[i % len(config.kinds)],
+            motion_seed=int(m),
+            background_seed=int(b),
+            frames=config.frames,
+            size=config.size,
+        )
+        for i, (m, b) in enumerate(seeds)
+    ]
 
 
 def write_scene(folder: Path, name: str, spec: SceneSpec, fps: int) -> dict:
     scene = render(spec)
     encode_mp4(folder / f"{name}.mp4", scene.frames, fps=fps)
     write_truth(folder / f"{name}.gt.npz", GroundTruth(scene.masks, scene.actions, scene.camera, spec.kind, scene.task))
-    meta = {"task": scene.task, "kind": spec.kind, "motion_seed": spec.motion_seed,
-            "background_seed": spec.background_seed, "background": scene.background,
-            "licence": "generated (Apache-2.0)", "source_tag": "synth",
-            "mask_coverage": float(scene.masks.mean())}
+    meta = {
+        "task": scene.task,
+        "kind": spec.kind,
+        "motion_seed": spec.motion_seed,
+        "background_seed": spec.background_seed,
+        "background": scene.background,
+        "licence": "generated (Apache-2.0)",
+        "source_tag": "synth",
+        "mask_coverage": float(scene.masks.mean()),
+    }
     (folder / f"{name}.json").write_text(json.dumps(meta, indent=2))
     return meta
 
@@ -49,7 +63,10 @@ def run(config: SynthConfig, out_dir: str | Path) -> StageResult:
                 meta = write_scene(tmp, f"scene_{i:04d}", spec, config.fps)
                 kinds[spec.kind] = kinds.get(spec.kind, 0) + 1
                 coverage.append(meta["mask_coverage"])
-        metrics = {"clips": config.clips, "frames": config.clips * config.frames,
-                   "mean_mask_coverage": float(np.mean(coverage)) if coverage else 0.0,
-                   **{f"clips_{k}": v for k, v in kinds.items()}}
+        metrics = {
+            "clips": config.clips,
+            "frames": config.clips * config.frames,
+            "mean_mask_coverage": float(np.mean(coverage)) if coverage else 0.0,
+            **{f"clips_{k}": v for k, v in kinds.items()},
+        }
         return stage.finish(metrics)

@@ -40,16 +40,22 @@ def truth_path(clip_path: str | Path) -> Path:
 
 
 def write_truth(path: Path, truth: GroundTruth) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, masks=np.packbits(truth.masks, axis=-1), mask_shape=np.array(truth.masks.shape),
-                                actions=truth.actions, camera=truth.camera, kind=np.array(truth.kind),
-                                task=np.array(truth.task))
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(
+            fh,
+            masks=np.packbits(truth.masks, axis=-1),
+            mask_shape=np.array(truth.masks.shape),
+            actions=truth.actions,
+            camera=truth.camera,
+            kind=np.array(truth.kind),
+            task=np.array(truth.task),
+        )
 
 
 def read_truth(path: str | Path) -> GroundTruth:
     with np.load(path, allow_pickle=False) as data:
         shape = tuple(int(v) for v in data["mask_shape"])
         masks = np.unpackbits(data["masks"], axis=-1, count=shape[-1]).astype(bool).reshape(shape)
-        return GroundTruth(masks=masks, actions=data["actions"], camera=data["camera"], kind=str(data["kind"]),
-                           task=str(data["task"]))
+        return GroundTruth(
+            masks=masks, actions=data["actions"], camera=data["camera"], kind=str(data["kind"]), task=str(data["task"])
+        )

@@ -29,8 +29,9 @@ ERROR_TAG_CHARS = 5000  # MLflow tag values are capped; the head of the error is
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -62,12 +63,21 @@ class StageRun:
         if self._mlflow is not None:
             self._mlflow.set_tags({k: str(v) for k, v in tags.items()})
 
-    def finish(self, metrics: Mapping[str, Any], artifacts: Mapping[str, str | Path] | None = None,
-               details: Mapping[str, Any] | None = None) -> StageResult:
+    def finish(
+        self,
+        metrics: Mapping[str, Any],
+        artifacts: Mapping[str, str | Path] | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> StageResult:
         """The stage's result; written and logged when the ``with`` block ends without an error."""
-        self.result = StageResult(stage=self.name, out_dir=str(self.out_dir), metrics=dict(metrics),
-                                  artifacts={k: str(v) for k, v in (artifacts or {}).items()},
-                                  details=dict(details or {}), run_id=self.run_id)
+        self.result = StageResult(
+            stage=self.name,
+            out_dir=str(self.out_dir),
+            metrics=dict(metrics),
+            artifacts={k: str(v) for k, v in (artifacts or {}).items()},
+            details=dict(details or {}),
+            run_id=self.run_id,
+        )
         return self.result
 
     def _record(self, config: StageConfig) -> None:
@@ -88,8 +98,14 @@ class StageRun:
 
 
 @contextlib.contextmanager
-def stage(name: str, config: StageConfig, out_dir: str | Path, record_dir: str | Path | None = None,
-          tags: Mapping[str, str] | None = None, primary: bool = True) -> Iterator[StageRun]:
+def stage(
+    name: str,
+    config: StageConfig,
+    out_dir: str | Path,
+    record_dir: str | Path | None = None,
+    tags: Mapping[str, str] | None = None,
+    primary: bool = True,
+) -> Iterator[StageRun]:
     """``record_dir`` (default ``out_dir``) receives config.json and metrics.json. ``primary=False``
     (the other ranks of a distributed job) tracks and records nothing."""
     out = Path(out_dir)
@@ -108,11 +124,14 @@ def stage(name: str, config: StageConfig, out_dir: str | Path, record_dir: str |
     mlflow.set_tracking_uri(uri)
     try:
         mlflow.set_experiment(EXPERIMENT)
-        active = mlflow.start_run(run_name=name, tags={"egovla.stage": name, "git_commit": git_commit(),
-                                                       **(tags or {})})
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the tracker is reported the same way
-        raise RuntimeError(f"stage {name}: cannot open an MLflow run at {uri} ({type(exc).__name__}: {exc}); "
-                           f"set MLFLOW_TRACKING_URI to a reachable server or EGOVLA_TRACKING=off") from exc
+        active = mlflow.start_run(
+            run_name=name, tags={"egovla.stage": name, "git_commit": git_commit(), **(tags or {})}
+        )
+    except Exception as exc:
+        raise RuntimeError(
+            f"stage {name}: cannot open an MLflow run at {uri} ({type(exc).__name__}: {exc}); "
+            f"set MLFLOW_TRACKING_URI to a reachable server or EGOVLA_TRACKING=off"
+        ) from exc
     with active:
         # MLflow caps param values; configs are small, long lists are cut.
         mlflow.log_params({k: str(v)[:500] for k, v in config.flat().items()})

@@ -53,12 +53,19 @@ def episode_expectations(gx, size: int, cfg: ValidateConfig) -> list:
 def decode_table(corpus: Corpus, manifest: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for clip_id, episode, expected in zip(manifest["clip_id"], manifest["episode_index"], manifest["episode_frames"]):
-        row = {"clip_id": clip_id, "manifest_frames": int(expected), "decodable": False, "decoded_frames": 0,
-               "height": 0, "width": 0, "error": ""}
+        row = {
+            "clip_id": clip_id,
+            "manifest_frames": int(expected),
+            "decodable": False,
+            "decoded_frames": 0,
+            "height": 0,
+            "width": 0,
+            "error": "",
+        }
         try:
             frames = corpus.read_frames(int(episode))
             row.update(decodable=True, decoded_frames=len(frames), height=frames.shape[1], width=frames.shape[2])
-        except Exception as exc:  # noqa: BLE001 - any failure to decode is the finding itself
+        except Exception as exc:
             row["error"] = f"{corpus.video_path(int(episode))}: {type(exc).__name__}: {exc}"
         rows.append(row)
     return pd.DataFrame(rows)
@@ -75,9 +82,16 @@ def _check(gx, context, name: str, frame: pd.DataFrame, expectations: list) -> l
     for r in result.results:
         rows = r.result.get("unexpected_index_list") or []
         kwargs = {k: v for k, v in r.expectation_config.kwargs.items() if k != "batch_id"}
-        out.append({"suite": name, "expectation": r.expectation_config.type, "kwargs": kwargs,
-                    "success": bool(r.success), "unexpected_count": int(r.result.get("unexpected_count") or 0),
-                    "failing_clip_ids": sorted({str(frame["clip_id"].iloc[i]) for i in rows if i < len(frame)})})
+        out.append(
+            {
+                "suite": name,
+                "expectation": r.expectation_config.type,
+                "kwargs": kwargs,
+                "success": bool(r.success),
+                "unexpected_count": int(r.result.get("unexpected_count") or 0),
+                "failing_clip_ids": sorted({str(frame["clip_id"].iloc[i]) for i in rows if i < len(frame)}),
+            }
+        )
     return out
 
 
@@ -99,24 +113,51 @@ def run(config: ValidateConfig, corpus_dir: str | Path, out_dir: str | Path | No
         for clip_id, failed in failures.items():
             row = manifest[manifest["clip_id"] == clip_id].iloc[0]
             detail = f": {errors[clip_id]}" if errors.get(clip_id) else ""
-            rows.append({"clip_id": clip_id, "episode_index": int(row["episode_index"]),
-                         "source_uri": str(row["source_uri"]), "sha256": str(row["sha256"]),
-                         "reason": f"validation failed: {', '.join(failed)}{detail}"})
+            rows.append(
+                {
+                    "clip_id": clip_id,
+                    "episode_index": int(row["episode_index"]),
+                    "source_uri": str(row["source_uri"]),
+                    "sha256": str(row["sha256"]),
+                    "reason": f"validation failed: {', '.join(failed)}{detail}",
+                }
+            )
         quarantine = pd.DataFrame(rows).astype(QUARANTINE_COLUMNS) if rows else empty_quarantine()
         success = all(r["success"] for r in results)
         quarantined = sorted(failures)
         atomic_write_parquet(out / "quarantine.parquet", quarantine)
-        atomic_write_json(out / "report.json", {
-            "success": success, "results": results, "quarantined": quarantined,
-            "validated": sorted(str(c) for c in manifest["clip_id"]), "corpus": str(corpus.root),
-            "corpus_version": corpus.version()})
+        atomic_write_json(
+            out / "report.json",
+            {
+                "success": success,
+                "results": results,
+                "quarantined": quarantined,
+                "validated": sorted(str(c) for c in manifest["clip_id"]),
+                "corpus": str(corpus.root),
+                "corpus_version": corpus.version(),
+            },
+        )
         for r in results:
-            log.log(logging.INFO if r["success"] else logging.WARNING, "%s %s.%s %s",
-                    "PASS" if r["success"] else "FAIL", r["suite"], r["expectation"], r["kwargs"])
-        metrics = {"success": int(success), "clips": len(manifest), "quarantined": len(quarantined),
-                   "expectations": len(results), "expectations_failed": sum(not r["success"] for r in results)}
-        return stage.finish(metrics, artifacts={"report": out / "report.json"},
-                            details={"results": results, "quarantined": quarantined, "success": success})
+            log.log(
+                logging.INFO if r["success"] else logging.WARNING,
+                "%s %s.%s %s",
+                "PASS" if r["success"] else "FAIL",
+                r["suite"],
+                r["expectation"],
+                r["kwargs"],
+            )
+        metrics = {
+            "success": int(success),
+            "clips": len(manifest),
+            "quarantined": len(quarantined),
+            "expectations": len(results),
+            "expectations_failed": sum(not r["success"] for r in results),
+        }
+        return stage.finish(
+            metrics,
+            artifacts={"report": out / "report.json"},
+            details={"results": results, "quarantined": quarantined, "success": success},
+        )
 
 
 def expectations(config: ValidateConfig, corpus: Corpus, manifest: pd.DataFrame) -> tuple[list[dict], dict[str, str]]:
@@ -127,8 +168,16 @@ def expectations(config: ValidateConfig, corpus: Corpus, manifest: pd.DataFrame)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # keep batch logs readable
     if not len(manifest):
-        return [{"suite": "manifest", "expectation": "corpus_not_empty", "kwargs": {}, "success": False,
-                 "unexpected_count": 0, "failing_clip_ids": []}], {}
+        return [
+            {
+                "suite": "manifest",
+                "expectation": "corpus_not_empty",
+                "kwargs": {},
+                "success": False,
+                "unexpected_count": 0,
+                "failing_clip_ids": [],
+            }
+        ], {}
     results = _check(gx, context, "manifest", manifest, manifest_expectations(gx, config))
     decoded = decode_table(corpus, manifest)
     results += _check(gx, context, "episodes", decoded, episode_expectations(gx, corpus.size, config))

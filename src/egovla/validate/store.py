@@ -20,8 +20,13 @@ import pandas as pd
 from egovla.ingest.store import Corpus
 
 log = logging.getLogger(__name__)
-QUARANTINE_COLUMNS = {"clip_id": "string", "episode_index": "int64", "source_uri": "string", "sha256": "string",
-                      "reason": "string"}
+QUARANTINE_COLUMNS = {
+    "clip_id": "string",
+    "episode_index": "int64",
+    "source_uri": "string",
+    "sha256": "string",
+    "reason": "string",
+}
 
 
 def default_verdict_dir(corpus_dir: str | Path) -> Path:
@@ -41,8 +46,9 @@ class Verdict:
         if not path.exists():
             raise FileNotFoundError(f"{path}: no validation verdict here (run `egovla validate` first)")
         doc = json.loads(path.read_text())
-        return cls(bool(doc["success"]), str(doc["corpus_version"]), frozenset(doc["validated"]),
-                   frozenset(doc["quarantined"]))
+        return cls(
+            bool(doc["success"]), str(doc["corpus_version"]), frozenset(doc["validated"]), frozenset(doc["quarantined"])
+        )
 
 
 def usable_episodes(corpus: Corpus, verdict_dir: str | Path | None = None) -> list[int]:
@@ -56,10 +62,17 @@ def usable_episodes(corpus: Corpus, verdict_dir: str | Path | None = None) -> li
     verdict = Verdict.read(folder)
     unchecked = [str(c) for c in manifest["clip_id"] if c not in verdict.validated]
     if unchecked:
-        log.warning("%s: %d clips were added after validation and are skipped: %s", corpus.root, len(unchecked),
-                    ", ".join(unchecked[:5]))
-    return [int(i) for i, c in zip(manifest["episode_index"], manifest["clip_id"])
-            if c in verdict.validated and c not in verdict.quarantined]
+        log.warning(
+            "%s: %d clips were added after validation and are skipped: %s",
+            corpus.root,
+            len(unchecked),
+            ", ".join(unchecked[:5]),
+        )
+    return [
+        int(i)
+        for i, c in zip(manifest["episode_index"], manifest["clip_id"])
+        if c in verdict.validated and c not in verdict.quarantined
+    ]
 
 
 def empty_quarantine() -> pd.DataFrame:

@@ -51,7 +51,9 @@ class Backbone:
     def _text(self, instruction: str) -> str:
         image = getattr(self.processor, "image_token", None)
         if image is None:
-            raise ValueError(f"{type(self.processor).__name__} has no image_token; this backbone family is not supported")
+            raise ValueError(
+                f"{type(self.processor).__name__} has no image_token; this backbone family is not supported"
+            )
         return f"{image} {self.prompt.format(instruction=instruction)} "
 
     def batch(self, frames: np.ndarray, instructions: list[str], codes: np.ndarray | None = None) -> dict:
@@ -72,17 +74,33 @@ class Backbone:
     def predict(self, frames: np.ndarray, instructions: list[str], tokens: int) -> np.ndarray:
         """Greedy action codes (B, tokens) for frames and instructions."""
         inputs = self.batch(frames, instructions)
-        out = self.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False,
-                                  logits_processor=LogitsProcessorList([OnlyTokens(self.action_ids)]),
-                                  pad_token_id=self.tokenizer.pad_token_id)
+        out = self.model.generate(
+            **inputs,
+            max_new_tokens=tokens,
+            min_new_tokens=tokens,
+            do_sample=False,
+            logits_processor=LogitsProcessorList([OnlyTokens(self.action_ids)]),
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
         lookup = {int(t): i for i, t in enumerate(self.action_ids)}
         return np.array([[lookup[int(t)] for t in row] for row in out[:, -tokens:]], dtype=np.int64)
 
 
-def load_backbone(uri: str, action_codes: int, prompt: str, s3: S3Settings | None = None,
-                  freeze_vision: bool = False, lora: LoraConfig | None = None) -> Backbone:
-    folder = find_model_dir(resolve_model_dir(uri, s3), ("model.safetensors", "model.safetensors.index.json"), "model",
-                            "vision-language", "egovla vlm pretrain")
+def load_backbone(
+    uri: str,
+    action_codes: int,
+    prompt: str,
+    s3: S3Settings | None = None,
+    freeze_vision: bool = False,
+    lora: LoraConfig | None = None,
+) -> Backbone:
+    folder = find_model_dir(
+        resolve_model_dir(uri, s3),
+        ("model.safetensors", "model.safetensors.index.json"),
+        "model",
+        "vision-language",
+        "egovla vlm pretrain",
+    )
     processor = AutoProcessor.from_pretrained(folder)
     model = AutoModelForImageTextToText.from_pretrained(folder, dtype=torch.float32)
     tokenizer = processor.tokenizer
@@ -103,13 +121,19 @@ def load_backbone(uri: str, action_codes: int, prompt: str, s3: S3Settings | Non
 
 
 def _with_lora(model: torch.nn.Module, lora: LoraConfig) -> torch.nn.Module:
-    from peft import LoraConfig as PeftLora, get_peft_model
+    from peft import LoraConfig as PeftLora
+    from peft import get_peft_model
 
     # LoRA on the language model's attention; the embedding and output rows must train in full,
     # because the action tokens are new.
     targets = rf".*language_model.*\.({'|'.join(lora.target_modules)})"
-    config = PeftLora(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=0.0, target_modules=targets,
-                      modules_to_save=["embed_tokens", "lm_head"])
+    config = PeftLora(
+        r=lora.rank,
+        lora_alpha=lora.alpha,
+        lora_dropout=0.0,
+        target_modules=targets,
+        modules_to_save=["embed_tokens", "lm_head"],
+    )
     return get_peft_model(model, config)
 
 

@@ -32,8 +32,17 @@ class VLMConfig(StageConfig):
     PRESETS = {
         "tiny": {},
         # A SmolVLM / Qwen2.5-VL class backbone on GPU nodes: the backbone uri comes from the caller.
-        "base": {"steps": 20_000, "batch_size": 256, "lr": 2e-5, "warmup_steps": 500, "precision": "bf16",
-                 "zero_stage": 2, "freeze_vision": True, "checkpoint_every": 1000, "eval_batch_size": 64},
+        "base": {
+            "steps": 20_000,
+            "batch_size": 256,
+            "lr": 2e-5,
+            "warmup_steps": 500,
+            "precision": "bf16",
+            "zero_stage": 2,
+            "freeze_vision": True,
+            "checkpoint_every": 1000,
+            "eval_batch_size": 64,
+        },
     }
 
     backbone: str | None = None  # save_pretrained folder or s3:// uri of an image-text-to-text model

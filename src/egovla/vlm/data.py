@@ -23,12 +23,17 @@ class Examples:
         return len(self.codes)
 
     def take(self, index: np.ndarray) -> Examples:
-        return Examples(self.frames[index], [self.instructions[i] for i in index], self.codes[index],
-                        self.episodes[index])
+        return Examples(
+            self.frames[index], [self.instructions[i] for i in index], self.codes[index], self.episodes[index]
+        )
 
 
-def load_examples(corpus_dir: str | Path, default_instruction: str, labels_dir: str | Path | None = None,
-                  verdict_dir: str | Path | None = None) -> Examples:
+def load_examples(
+    corpus_dir: str | Path,
+    default_instruction: str,
+    labels_dir: str | Path | None = None,
+    verdict_dir: str | Path | None = None,
+) -> Examples:
     corpus = Corpus(corpus_dir)
     manifest = corpus.manifest().set_index("episode_index")
     frames, instructions, codes, episodes = [], [], [], []

@@ -14,8 +14,12 @@ from egovla.vlm.data import Examples
 def predict(backbone: Backbone, data: Examples, batch: int) -> np.ndarray:
     tokens = data.codes.shape[1]
     backbone.model.eval()
-    return np.concatenate([backbone.predict(data.frames[s:s + batch], data.instructions[s:s + batch], tokens)
-                           for s in range(0, len(data), batch)])
+    return np.concatenate(
+        [
+            backbone.predict(data.frames[s : s + batch], data.instructions[s : s + batch], tokens)
+            for s in range(0, len(data), batch)
+        ]
+    )
 
 
 @torch.no_grad()
@@ -23,7 +27,7 @@ def held_out_loss(backbone: Backbone, data: Examples, batch: int) -> float:
     """Cross-entropy on the action tokens with the true earlier tokens given (teacher forcing)."""
     total, count = 0.0, 0
     for s in range(0, len(data), batch):
-        inputs = backbone.batch(data.frames[s:s + batch], data.instructions[s:s + batch], data.codes[s:s + batch])
+        inputs = backbone.batch(data.frames[s : s + batch], data.instructions[s : s + batch], data.codes[s : s + batch])
         n = int((inputs["labels"] != -100).sum())
         total += float(backbone.model(**inputs).loss) * n
         count += n
@@ -39,5 +43,7 @@ def majority_baselines(train_codes: np.ndarray, true: np.ndarray) -> dict[str, f
     """Most frequent code per token position, and the most frequent whole code, as constant guesses."""
     per_position = np.array([np.bincount(train_codes[:, j]).argmax() for j in range(train_codes.shape[1])])
     whole = np.array(Counter(map(tuple, train_codes)).most_common(1)[0][0])
-    return {"majority_token_accuracy": float((true == per_position).mean()),
-            "majority_code_accuracy": float((true == whole).all(1).mean())}
+    return {
+        "majority_token_accuracy": float((true == per_position).mean()),
+        "majority_code_accuracy": float((true == whole).all(1).mean()),
+    }

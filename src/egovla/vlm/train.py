@@ -37,8 +37,15 @@ def join_process_group() -> tuple[int, int]:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
-            os.environ.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
-                               "MASTER_PORT": str(port)})
+            os.environ.update(
+                {
+                    "RANK": "0",
+                    "LOCAL_RANK": "0",
+                    "WORLD_SIZE": "1",
+                    "MASTER_ADDR": "127.0.0.1",
+                    "MASTER_PORT": str(port),
+                }
+            )
         deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
     return dist.get_rank(), dist.get_world_size()
 
@@ -50,8 +57,13 @@ def deepspeed_config(cfg: VLMConfig, world: int) -> dict:
         "train_micro_batch_size_per_gpu": cfg.batch_size // world,
         "gradient_accumulation_steps": 1,
         "gradient_clipping": 1.0,
-        "zero_optimization": {"stage": cfg.zero_stage, "overlap_comm": False, "contiguous_gradients": True,
-                              "reduce_bucket_size": 5e5, "allgather_bucket_size": 5e5},
+        "zero_optimization": {
+            "stage": cfg.zero_stage,
+            "overlap_comm": False,
+            "contiguous_gradients": True,
+            "reduce_bucket_size": 5e5,
+            "allgather_bucket_size": 5e5,
+        },
         "zero_allow_untested_optimizer": True,  # a plain torch AdamW: the same optimizer on CPU and GPU
         "bf16": {"enabled": cfg.precision == "bf16"},
         "steps_per_print": 10**9,
@@ -65,15 +77,16 @@ def build_engine(backbone: Backbone, cfg: VLMConfig, world: int):
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     warmup = max(cfg.warmup_steps, 1)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
-    engine, *_ = deepspeed.initialize(model=backbone.model, optimizer=optimizer, lr_scheduler=schedule,
-                                      config=deepspeed_config(cfg, world))
+    engine, *_ = deepspeed.initialize(
+        model=backbone.model, optimizer=optimizer, lr_scheduler=schedule, config=deepspeed_config(cfg, world)
+    )
     return engine
 
 
 def step_rows(cfg: VLMConfig, step: int, n: int, rank: int, world: int) -> np.ndarray:
     rows = np.random.default_rng([cfg.seed, step]).integers(0, n, cfg.batch_size)
     per_rank = cfg.batch_size // world
-    return rows[rank * per_rank:(rank + 1) * per_rank]
+    return rows[rank * per_rank : (rank + 1) * per_rank]
 
 
 def train_step(engine, backbone: Backbone, data: Examples, rows: np.ndarray) -> torch.Tensor:
@@ -84,8 +97,14 @@ def train_step(engine, backbone: Backbone, data: Examples, rows: np.ndarray) -> 
     return loss.detach().float()
 
 
-def train(backbone: Backbone, cfg: VLMConfig, data: Examples, out_dir: Path, stop_after: int | None = None,
-          on_log: Callable[[dict, int], None] | None = None) -> tuple[object, list[dict], float]:
+def train(
+    backbone: Backbone,
+    cfg: VLMConfig,
+    data: Examples,
+    out_dir: Path,
+    stop_after: int | None = None,
+    on_log: Callable[[dict, int], None] | None = None,
+) -> tuple[object, list[dict], float]:
     """Trains to ``cfg.steps``, resuming from ``out_dir/checkpoints``; returns engine, history, samples/s.
     ``stop_after`` ends early at that step (tests use it to simulate an interruption); ``on_log(losses,
     step)`` receives every step's loss while the loop runs."""
@@ -130,7 +149,9 @@ def export(engine, backbone: Backbone, out: Path, rank: int, zero_stage: int) ->
     import deepspeed
 
     params = list(engine.module.parameters())
-    gathered = deepspeed.zero.GatheredParameters(params, modifier_rank=None) if zero_stage == 3 else contextlib.nullcontext()
+    gathered = (
+        deepspeed.zero.GatheredParameters(params, modifier_rank=None) if zero_stage == 3 else contextlib.nullcontext()
+    )
     with gathered:
         if rank == 0:
             model = exportable(engine.module)
