@@ -190,7 +190,7 @@ class LeRobotDataset:
         atomic_write_parquet(
             self.root / layout.EPISODES_PATH, pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         )
-        self._write_meta()
+        self._write_meta(added=episode_stats if len(table) else None)
         return episode_index
 
     def episode_stats(self, row: pd.Series) -> dict[str, dict[str, np.ndarray]]:
@@ -217,12 +217,19 @@ class LeRobotDataset:
         atomic_write_parquet(self.root / layout.TASKS_PATH, new, index=True)  # LeRobot reads the index
         return index
 
-    def _write_meta(self) -> None:
+    def _write_meta(self, added: dict[str, dict[str, np.ndarray]] | None = None) -> None:
+        """info.json and stats.json for the episodes table. ``added``: the stats of the one episode just
+        appended, folded into the dataset's stats (pooled moments are exact, so an append stays O(1));
+        without it every episode's stats are aggregated again."""
         table = self.episodes()
         per_feature: dict[str, list[dict[str, np.ndarray]]] = {}
-        for _, row in table.iterrows():
-            for key, feature_stats in self.episode_stats(row).items():
-                per_feature.setdefault(key, []).append(feature_stats)
+        if added is not None:
+            current = self.stats()
+            per_feature = {key: [current[key], value] if key in current else [value] for key, value in added.items()}
+        else:
+            for _, row in table.iterrows():
+                for key, feature_stats in self.episode_stats(row).items():
+                    per_feature.setdefault(key, []).append(feature_stats)
         info = self.info
         own = {k: f for k, f in info["features"].items() if k not in layout.DEFAULT_FEATURES}
         frames = int(table["length"].sum()) if len(table) else 0
