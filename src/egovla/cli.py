@@ -78,11 +78,7 @@ def show_config(
     sets: SetOpt = None,
 ) -> None:
     """Print a stage's resolved config as JSON: the one a run with these arguments would use."""
-    try:
-        typer.echo(stage_config(stage).from_params(params, preset, None, sets or ()).to_json())
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    typer.echo(_config(stage, params, preset, sets).to_json())
 
 
 @app.command()

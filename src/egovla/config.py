@@ -62,8 +62,8 @@ class StageConfig(Section):
         """``overrides``: dotted keys to values, ``None`` meaning "not given" (typed CLI options);
         ``sets``: ``dotted.key=value`` strings, the value parsed as YAML."""
         layer = dict(section or {})
-        name = preset or layer.pop("preset", None) or cls.model_fields["preset"].default
-        layer.pop("preset", None)
+        named = layer.pop("preset", None)
+        name = preset or named or cls.model_fields["preset"].default
         if name not in cls.PRESETS:
             raise ConfigError(
                 f"unknown preset {name!r} for {cls.SECTION or cls.__name__}; valid: {', '.join(sorted(cls.PRESETS))}"
@@ -129,7 +129,12 @@ class StageResult:
 
     def numeric_metrics(self) -> dict[str, float]:
         """The metrics a tracker or kfp ``Metrics`` artifact takes: numbers only."""
-        return {k: float(v) for k, v in self.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return numeric(self.metrics)
+
+
+def numeric(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Only the numbers of a metrics mapping (flags and labels are not metrics)."""
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def stage_config(name: str) -> type[StageConfig]:

@@ -87,7 +87,7 @@ class LeRobotDataset:
         """Index: the task strings; one column, ``task_index`` (LeRobot's layout)."""
         path = self.root / layout.TASKS_PATH
         if path.exists():
-            return pd.read_parquet(str(path.resolve()))
+            return read_parquet(path)
         return pd.DataFrame({"task_index": pd.Series(dtype="int64")}, index=pd.Index([], dtype=object, name="task"))
 
     def stats(self) -> dict[str, dict[str, np.ndarray]]:
@@ -126,8 +126,9 @@ class LeRobotDataset:
         """Forgets episodes from ``episodes`` on (rows of a run that died before its caller committed)."""
         table = self.episodes()
         if len(table) > episodes:
-            atomic_write_parquet(self.root / layout.EPISODES_PATH, table[table["episode_index"] < episodes])
-            self._write_meta()
+            kept = table[table["episode_index"] < episodes]
+            atomic_write_parquet(self.root / layout.EPISODES_PATH, kept)
+            self._write_meta(kept)
 
     def add_episode(
         self, task: str, videos: dict[str, np.ndarray] | None = None, values: dict[str, np.ndarray] | None = None
@@ -187,20 +188,20 @@ class LeRobotDataset:
         episode_stats |= {key: stats.feature_stats(np.stack(columns[key])) for key in columns}
         for key, feature_stats in episode_stats.items():
             row |= {f"stats/{key}/{name}": np.asarray(v).ravel().tolist() for name, v in feature_stats.items()}
-        atomic_write_parquet(
-            self.root / layout.EPISODES_PATH, pd.concat([table, pd.DataFrame([row])], ignore_index=True)
-        )
-        self._write_meta(added=episode_stats if len(table) else None)
+        grown = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+        atomic_write_parquet(self.root / layout.EPISODES_PATH, grown)
+        self._write_meta(grown, added=episode_stats if len(table) else None)
         return episode_index
 
     def episode_stats(self, row: pd.Series) -> dict[str, dict[str, np.ndarray]]:
         """One episodes-table row's ``stats/<feature>/<stat>`` columns, shaped as the feature's stats."""
         out: dict[str, dict[str, np.ndarray]] = {}
+        features = self.features
         for column, value in row.items():
             if isinstance(column, str) and column.startswith("stats/") and value is not None:
                 key, name = column[len("stats/") :].rsplit("/", 1)
                 array = np.asarray(value, dtype=np.float64)
-                if self.features[key]["dtype"] == "video" and name != "count":
+                if features[key]["dtype"] == "video" and name != "count":
                     array = array.reshape(-1, 1, 1)
                 out.setdefault(key, {})[name] = array
         return out
@@ -217,11 +218,10 @@ class LeRobotDataset:
         atomic_write_parquet(self.root / layout.TASKS_PATH, new, index=True)  # LeRobot reads the index
         return index
 
-    def _write_meta(self, added: dict[str, dict[str, np.ndarray]] | None = None) -> None:
-        """info.json and stats.json for the episodes table. ``added``: the stats of the one episode just
-        appended, folded into the dataset's stats (pooled moments are exact, so an append stays O(1));
-        without it every episode's stats are aggregated again."""
-        table = self.episodes()
+    def _write_meta(self, table: pd.DataFrame, added: dict[str, dict[str, np.ndarray]] | None = None) -> None:
+        """info.json and stats.json for the episodes ``table`` just written. ``added``: the stats of the one
+        episode just appended, folded into the dataset's stats (pooled moments are exact, so an append
+        stays O(1)); without it every episode's stats are aggregated again."""
         per_feature: dict[str, list[dict[str, np.ndarray]]] = {}
         if added is not None:
             current = self.stats()

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from egovla.config import StageConfig, StageResult
+from egovla.config import StageConfig, StageResult, numeric
 from egovla.io.atomic import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,9 @@ class StageRun:
         self.result: StageResult | None = None
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        numeric = StageResult("", "", dict(metrics)).numeric_metrics()
-        if self._mlflow is not None and numeric:
-            self._mlflow.log_metrics(numeric, step=step)
+        values = numeric(metrics)
+        if self._mlflow is not None and values:
+            self._mlflow.log_metrics(values, step=step)
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
         if self._mlflow is not None:

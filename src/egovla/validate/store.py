@@ -58,7 +58,7 @@ def usable_episodes(corpus: Corpus, verdict_dir: str | Path | None = None) -> li
     manifest = corpus.manifest()
     if verdict_dir is None and not (folder / "report.json").exists():
         log.warning("%s: corpus not validated; using all %d episodes", corpus.root, len(manifest))
-        return [int(i) for i in manifest["episode_index"]]
+        return corpus.episode_indices()
     verdict = Verdict.read(folder)
     unchecked = [str(c) for c in manifest["clip_id"] if c not in verdict.validated]
     if unchecked:
