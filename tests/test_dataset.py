@@ -45,6 +45,8 @@ def test_layout_holds_every_field_the_v3_reader_needs(dataset):
     assert info["features"][CAM]["info"]["video.height"] == 24
     episodes = pd.read_parquet(ds.root / "meta/episodes/chunk-000/file-000.parquet")
     assert set(REQUIRED_EPISODE_COLUMNS) <= set(episodes.columns)
+    for column in [c for c in REQUIRED_EPISODE_COLUMNS if c != "tasks"] + [f"videos/{CAM}/chunk_index"]:
+        assert episodes[column].dtype == "int64", column  # LeRobot formats file indices with {:03d}
     assert episodes["dataset_from_index"].tolist() == [0, 12, 19] and episodes["dataset_to_index"].tolist() == [
         12,
         19,

@@ -188,7 +188,10 @@ class LeRobotDataset:
         episode_stats |= {key: stats.feature_stats(np.stack(columns[key])) for key in columns}
         for key, feature_stats in episode_stats.items():
             row |= {f"stats/{key}/{name}": np.asarray(v).ravel().tolist() for name, v in feature_stats.items()}
-        grown = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+        new = pd.DataFrame([row])
+        # concatenating onto the empty table would turn every integer column into float (NaN-filled),
+        # and LeRobot formats file indices with {:03d}
+        grown = pd.concat([table, new], ignore_index=True) if len(table) else new
         atomic_write_parquet(self.root / layout.EPISODES_PATH, grown)
         self._write_meta(grown, added=episode_stats if len(table) else None)
         return episode_index
