@@ -28,6 +28,9 @@ EGOVLA = str(Path(sys.executable).parent / "egovla")
         ["lam", "label"],
         ["vlm", "tiny"],
         ["vlm", "pretrain"],
+        ["demos"],
+        ["adapt"],
+        ["eval"],
     ],
 )
 def test_help(command):

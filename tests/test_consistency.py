@@ -17,11 +17,26 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO))
 SRC = REPO / "src" / "egovla"
-STAGE_PACKAGES = {"synth", "ingest", "validate", "masks", "lam", "vlm"}
+STAGE_PACKAGES = {"synth", "ingest", "validate", "masks", "lam", "vlm", "demos", "policy", "eval"}
 GROUND_FLOORS = {"io", "dataset", "sim"}
 DRIVERS = {"cli.py", "demo.py", "__main__.py"}
 # CLI options that name inputs and outputs rather than config fields
-PATH_OPTIONS = {"corpus", "out", "params", "metrics_file", "masks_dir", "verdict", "labels_dir", "model", "sources"}
+PATH_OPTIONS = {
+    "corpus",
+    "out",
+    "params",
+    "metrics_file",
+    "masks_dir",
+    "verdict",
+    "labels_dir",
+    "model",
+    "sources",
+    "dataset",
+    "vlm",
+    "lam",
+    "policy",
+    "cache",
+}
 COMMAND_PACKAGE = {
     "synth": "synth",
     "ingest": "ingest",
@@ -29,6 +44,9 @@ COMMAND_PACKAGE = {
     "masks": "masks",
     "lam": "lam",
     "vlm": "vlm",
+    "demos": "demos",
+    "adapt": "policy",
+    "eval": "eval",
 }
 
 
@@ -76,9 +94,10 @@ def _components():
     import components.footage
     import components.lam
     import components.masks
+    import components.robot
     import components.vlm
 
-    for module in (components.footage, components.masks, components.lam, components.vlm):
+    for module in (components.footage, components.masks, components.lam, components.vlm, components.robot):
         for name, obj in vars(module).items():
             if name.endswith("_op"):
                 yield name, obj
@@ -105,7 +124,7 @@ def test_components_take_the_preset_and_params_sections_not_fields_with_defaults
             section = param.name.removesuffix("_params") if param.name != "params" else None
             assert param.name == "params" or section in STAGES, f"{name}: parameter {param.name} is no params section"
             assert param.default == {}, f"{name}: {param.name} must default to an empty section"
-    assert seen == 6
+    assert seen == 9
 
 
 def test_pipeline_parameters_are_params_sections():

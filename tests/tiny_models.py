@@ -73,3 +73,28 @@ def tiny_dinov2(out_dir: Path, image_size: int = 56) -> Path:
     )
     Dinov2Model(config).save_pretrained(out_dir)
     return out_dir
+
+
+def tiny_vlm_with_action_tokens(out_dir: Path, codes: int = 16) -> Path:
+    """The tiny LLaVA with its ``<ACT_i>`` tokens added, saved as `vlm pretrain` exports it (random weights)."""
+    from egovla.vlm import VLMConfig, build_tiny_llava, load_backbone
+
+    prompt = VLMConfig().prompt
+    backbone = load_backbone(str(build_tiny_llava(out_dir / "backbone", prompt)), codes, prompt)
+    backbone.model.save_pretrained(out_dir / "model")
+    backbone.processor.save_pretrained(out_dir / "model")
+    return out_dir / "model"
+
+
+def tiny_lam(out_dir: Path, frame_gap: int = 2) -> Path:
+    """A random-init LAM saved as `lam train` saves its model (with the frame gap it was trained at)."""
+    import json
+
+    import torch
+
+    from egovla.lam import LatentActionModel, ModelConfig
+
+    torch.manual_seed(0)
+    LatentActionModel(ModelConfig()).save_pretrained(out_dir)
+    (out_dir / "training.json").write_text(json.dumps({"frame_gap": frame_gap}))
+    return out_dir

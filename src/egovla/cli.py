@@ -72,7 +72,10 @@ def _fail_on_path(exc: Exception) -> None:
 
 @app.command("config")
 def show_config(
-    stage: Annotated[str, typer.Argument(help="stage: synth, ingest, validate, masks, lam, label, vlm_backbone, vlm")],
+    stage: Annotated[
+        str,
+        typer.Argument(help="stage: synth, ingest, validate, masks, lam, label, vlm_backbone, vlm, demos, adapt, eval"),
+    ],
     preset: PresetOpt = None,
     params: ParamsOpt = None,
     sets: SetOpt = None,
@@ -312,6 +315,92 @@ def vlm_pretrain(
             f"token accuracy {metrics['token_accuracy']:.3f} (majority {metrics['majority_token_accuracy']:.3f}) "
             f"-> {out / 'model'}"
         )
+
+
+@app.command()
+def demos(
+    out: Annotated[Path, typer.Option(help="LeRobotDataset v3 folder to write")],
+    tasks: Annotated[Optional[list[str]], typer.Option("--tasks", help="Meta-World task (repeatable)")] = None,
+    episodes: Annotated[Optional[int], typer.Option(help="successful episodes per task")] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="camera image size in px")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="first demonstration seed")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="rendering processes")] = None,
+    params: ParamsOpt = None,
+    preset: PresetOpt = None,
+    sets: SetOpt = None,
+    metrics_file: MetricsOpt = None,
+) -> None:
+    """Meta-World scripted-expert demonstrations as a LeRobotDataset v3 (successful episodes only)."""
+    from egovla import demos as stage
+
+    options = {"tasks": tasks or None, "episodes": episodes, "image_size": image_size, "seed": seed}
+    config = _config("demos", params, preset, sets, workers=workers, **options)
+    m = _done(stage.run(config, out), metrics_file).metrics
+    typer.echo(f"{m['episodes']} episodes, {m['frames']} frames ({m['failures']} expert failures dropped) -> {out}")
+
+
+@app.command()
+def adapt(
+    dataset: Annotated[Path, typer.Option(help="robot LeRobotDataset v3 (`egovla demos`, or your own robot's)")],
+    out: Annotated[Path, typer.Option(help="run folder: policy/, cache/, metrics, loss curve")],
+    vlm: Annotated[Optional[Path], typer.Option(help="`vlm pretrain` run or model folder (intent)")] = None,
+    lam: Annotated[
+        Optional[Path], typer.Option(help="`lam train` run or model folder (labels the robot frames)")
+    ] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="frozen-feature cache (default <out>/cache)")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="training steps (train.steps)")] = None,
+    params: ParamsOpt = None,
+    preset: PresetOpt = None,
+    sets: SetOpt = None,
+    metrics_file: MetricsOpt = None,
+) -> None:
+    """Adapt the pretrained VLM to a robot: frozen intent + frozen perception -> a trained action expert."""
+    from egovla import policy as stage
+    from egovla.dataset import DatasetError
+
+    config = _config("adapt", params, preset, sets, **{"train.steps": steps})
+    try:
+        m = _done(stage.run(config, dataset, out, vlm, lam, cache), metrics_file).metrics
+    except (FileNotFoundError, DatasetError, ValueError) as exc:
+        _fail_on_path(exc)
+    typer.echo(
+        f"policy -> {out / 'policy'}: {m['episodes']} episodes, {m['frames']} frames, final loss "
+        f"{m['final_loss']:.4f}; features {m['feature_s']:.0f} s, training {m['train_s']:.0f} s"
+    )
+
+
+@app.command("eval")
+def evaluate(
+    out: Annotated[Path, typer.Option(help="output folder: eval_info.json, success.png, videos/")],
+    policy: Annotated[Optional[Path], typer.Option(help="`egovla adapt` run or policy folder")] = None,
+    tasks: Annotated[Optional[list[str]], typer.Option("--tasks", help="Meta-World task (repeatable)")] = None,
+    episodes: Annotated[Optional[int], typer.Option(help="episodes per task")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="rollout processes")] = None,
+    expert: Annotated[Optional[bool], typer.Option("--expert", help="the scripted expert (the ceiling)")] = None,
+    params: ParamsOpt = None,
+    preset: PresetOpt = None,
+    sets: SetOpt = None,
+    metrics_file: MetricsOpt = None,
+) -> None:
+    """Closed-loop success in Meta-World on seeds disjoint from the demonstrations'."""
+    from egovla import eval as stage
+
+    options = {"tasks": tasks or None, "episodes": episodes, "workers": workers, "expert": expert}
+    config = _config("eval", params, preset, sets, **options)
+    try:
+        result = _done(stage.run(config, out, policy), metrics_file)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail_on_path(exc)
+    info = json.loads((out / "eval_info.json").read_text())
+    for entry in info["per_task"]:
+        wins = entry["metrics"]["successes"]
+        typer.echo(f"  {entry['task']:<28} {entry['task_group']:<10} {100 * sum(wins) / len(wins):5.1f}%")
+    for group, g in info["per_group"].items():
+        typer.echo(f"  group {group:<22} {g['pc_success']:5.1f}% of {g['n_episodes']}")
+    o = info["overall"]
+    typer.echo(
+        f"overall {o['pc_success']:.1f}% of {o['n_episodes']} episodes in {o['eval_s']:.0f} s -> {result.out_dir}"
+    )
 
 
 @app.command()

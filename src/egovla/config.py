@@ -30,6 +30,9 @@ STAGES: dict[str, str] = {
     "label": "egovla.lam.config:LabelConfig",
     "vlm_backbone": "egovla.vlm.config:BackboneConfig",
     "vlm": "egovla.vlm.config:VLMConfig",
+    "demos": "egovla.demos.config:DemosConfig",
+    "adapt": "egovla.policy.config:AdaptConfig",
+    "eval": "egovla.eval.config:EvalConfig",
 }
 
 

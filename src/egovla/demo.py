@@ -1,9 +1,10 @@
 """The main job on the embedded default: sample footage (+ generated scenes with ground truth) ->
 corpus -> validation verdict -> physical masks -> latent action model -> labels -> VLM latent-action
-pretraining (tiny LLaVA, DeepSpeed on CPU) -> summary.
+pretraining (tiny LLaVA, DeepSpeed on CPU) -> a small robot step (Meta-World scripted demos of two
+tasks -> adaptation of a tiny policy -> closed-loop evaluation) -> summary.
 
 Every stage's config resolves the one way, from the repository's params.yaml (the same values
-`dvc repro` uses). Later stages (robot adaptation, ...) extend this same job.
+`dvc repro` uses).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from egovla import ingest, lam, masks, synth, validate, vlm
+from egovla import demos, eval, ingest, lam, masks, policy, synth, validate, vlm
 from egovla.ingest.store import Corpus
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,15 @@ def run(out_dir: str | Path = "outputs/demo", samples: str | Path = SAMPLES, par
         vlm.run_backbone(vlm.BackboneConfig.from_params(params), backbone)
     vlm_config = vlm.VLMConfig.from_params(params, overrides={"backbone": str(backbone)})
     vlm_metrics = vlm.run_pretrain(vlm_config, corpus_dir, out / "vlm").metrics
+    robot = out / "robot"
+    demo_metrics = demos.run(demos.DemosConfig.from_params(params), robot / "demos").metrics
+    adapt_metrics = policy.run(
+        policy.AdaptConfig.from_params(params), robot / "demos", robot / "adapt", out / "vlm", out / "lam"
+    ).metrics
+    eval_metrics = eval.run(eval.EvalConfig.from_params(params), robot / "eval", robot / "adapt").metrics
+    per_task = ", ".join(
+        f"{k.removesuffix('.pc_success')} {v:.0f}%" for k, v in eval_metrics.items() if k.endswith("-v3.pc_success")
+    )
     corpus = Corpus(corpus_dir)
     manifest = corpus.manifest()
     lm, mm = lam_result.metrics, masked.metrics
@@ -75,4 +85,12 @@ def run(out_dir: str | Path = "outputs/demo", samples: str | Path = SAMPLES, par
         f"(majority {vlm_metrics['majority_code_accuracy']:.3f})",
         "vlm_token_accuracy": f"{vlm_metrics['token_accuracy']:.3f} "
         f"(majority {vlm_metrics['majority_token_accuracy']:.3f})",
+        "robot_demos": f"{demo_metrics['episodes']} episodes, {demo_metrics['frames']} frames "
+        f"({demo_metrics['failures']} expert failures dropped)",
+        "policy": str(robot / "adapt" / "policy"),
+        "policy_final_loss": round(adapt_metrics["final_loss"], 4),
+        "policy_adapt_s": round(adapt_metrics["feature_s"] + adapt_metrics["train_s"], 1),
+        "robot_success": f"{eval_metrics['overall.pc_success']:.1f}% of {eval_metrics['overall.n_episodes']} "
+        f"episodes ({per_task})",
+        "eval_info": str(robot / "eval" / "eval_info.json"),
     }

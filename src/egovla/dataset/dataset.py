@@ -158,7 +158,9 @@ class LeRobotDataset:
         fps = self.fps
 
         for key, frames in videos.items():
-            encode_mp4(self.video_path(episode_index, key), frames, fps=fps)
+            video = own[key].get("info", {})
+            pix_fmt, crf = video.get("video.pix_fmt", "yuv420p"), int(video.get("video.crf", layout.DEFAULT_CRF))
+            encode_mp4(self.video_path(episode_index, key), frames, fps=fps, crf=crf, pix_fmt=pix_fmt)
         columns: dict[str, Any] = {}
         for key, array in values.items():
             columns[key] = list(array)

