@@ -153,6 +153,7 @@ def test_frozen_features_are_cached_and_reused(adapted, robot_demos, models, tmp
         ["policy.intent.weights=random"],
         ["policy.perception.enabled=false"],
         ["policy.expert.head=flow", "policy.execution.mode=blend"],
+        ["policy.expert.layers=1", "policy.expert.condition_queries=true"],
     ],
 )
 def test_ablation_variants_train_save_and_infer(sets, robot_demos, models, tmp_path):

@@ -1,9 +1,11 @@
 """The action expert: attention pooling (MAP) over [intent; perception; state] tokens -> an action chunk.
 
-Each input stream gets its own trainable projection and a learned type/position embedding, a small
-transformer mixes them, and one learned query per chunk step attends over the result (multi-head
-attention pooling). The L1 head regresses the normalised chunk; the flow-matching head predicts the
-velocity from noise to the chunk, conditioned the same way, and integrates it at inference.
+Each input stream gets its own trainable projection and a learned type/position embedding, an
+optional small transformer mixes them, and one learned query per chunk step attends over the result
+(multi-head attention pooling). Optionally the queries are shifted by the state and the intent (or
+task), so where they look depends on what the robot is doing and asked to do. The L1
+head regresses the normalised chunk; the flow-matching head predicts the velocity from noise to the
+chunk, conditioned the same way, and integrates it at inference.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class ActionExpert(nn.Module):
         )
         self.pool = MAPHead(dim, cfg.heads, chunk)
         self.out = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, action_dim))
+        self.condition = nn.Linear(dim, dim) if cfg.condition_queries else None
         if cfg.head == "flow":
             self.noisy_action = nn.Linear(action_dim, dim)
             self.time = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
@@ -73,11 +76,18 @@ class ActionExpert(nn.Module):
         task: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """state (B, S) normalised; intent (B, Ti, Wi); perception (B, Tp, Wp); task (B,) indices."""
-        parts = [self.state(state)[:, None]]
-        parts.append(self.intent(intent) if self.intent is not None else self.task(task)[:, None])
-        if self.perception is not None:
-            parts.append(self.perception(perception))
+        cue = self.intent(intent) if self.intent is not None else self.task(task)[:, None]
+        first = self.state(state)[:, None]
+        if self.condition is not None:  # token 0 also carries the cue: the queries read it in _pool
+            first = first + cue.mean(1, keepdim=True)
+        parts = [first, cue] + ([self.perception(perception)] if self.perception is not None else [])
         return self.mixer(torch.cat(parts, 1) + self.position)
+
+    def _pool(self, context: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        if self.condition is not None:
+            shift = self.condition(context[:, :1])
+            extra = shift if extra is None else extra + shift
+        return self.pool(context, extra)
 
     def _time_embedding(self, t: torch.Tensor) -> torch.Tensor:
         half = self.cfg.dim // 2
@@ -87,12 +97,12 @@ class ActionExpert(nn.Module):
 
     def _velocity(self, context: torch.Tensor, noisy: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         extra = self.noisy_action(noisy) + self._time_embedding(t)[:, None]
-        return self.out(self.pool(context, extra))
+        return self.out(self._pool(context, extra))
 
     def loss(self, context: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """target (B, chunk, A) normalised; valid (B, chunk): steps inside the episode."""
         if self.cfg.head == "l1":
-            error = (self.out(self.pool(context)) - target).abs()
+            error = (self.out(self._pool(context)) - target).abs()
         else:  # rectified flow: x_t = (1 - t) noise + t action, velocity = action - noise
             noise = torch.randn_like(target)
             t = torch.rand(len(target), device=target.device)
@@ -105,7 +115,7 @@ class ActionExpert(nn.Module):
     def sample(self, context: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The normalised chunk (B, chunk, A)."""
         if self.cfg.head == "l1":
-            return self.out(self.pool(context))
+            return self.out(self._pool(context))
         x = torch.randn(len(context), self.chunk, self.action_dim, generator=generator, device=context.device)
         steps = self.cfg.flow_steps
         for i in range(steps):

@@ -63,6 +63,9 @@ def train(
     for step in range(cfg.steps):
         index = rng.integers(0, len(data.frames), size=min(cfg.batch_size, len(data.frames)))
         inputs, target, valid = data.batch(index, expert.chunk)
+        if cfg.intent_dropout and "intent" in inputs:
+            keep = torch.rand(len(index)) >= cfg.intent_dropout
+            inputs["intent"] = inputs["intent"] * keep[:, None, None]
         loss = expert.loss(expert.context(**inputs), target, valid)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
