@@ -93,3 +93,23 @@ print("RESULT", json.dumps({{"ok": task.output, "corpus": single.outputs["corpus
     assert not (ingested / "meta" / "validate").exists()  # the verdict went beside the corpus, not into it
     masks = next((tmp_path / "root").glob("egovla-footage-*/masks-op/masks"))
     assert (masks / "episode_000000.npz").exists() and (masks / "summary.parquet").exists()
+
+
+def test_robot_components_compile_with_their_artifacts(tmp_path):
+    from kfp import compiler
+
+    from components.robot import adapt_op, demos_op, eval_op
+
+    wanted = {
+        demos_op: ({"dataset", "metrics"}, set()),
+        adapt_op: ({"run", "metrics"}, {"dataset", "vlm", "lam"}),
+        eval_op: ({"report", "metrics"}, {"policy"}),
+    }
+    for op, (outputs, inputs) in wanted.items():
+        path = tmp_path / f"{op.name}.yaml"
+        compiler.Compiler().compile(op, str(path))
+        spec = yaml.safe_load(path.read_text())
+        component = next(iter(spec["components"].values()))
+        assert set(component["outputDefinitions"]["artifacts"]) == outputs
+        assert set(component.get("inputDefinitions", {}).get("artifacts", {})) == inputs
+        assert {"preset", "params"} <= set(component["inputDefinitions"]["parameters"])

@@ -307,3 +307,32 @@ def test_adapt_and_eval_are_logged_to_mlflow(tracked, adapted, robot_demos, mode
         [run.info.experiment_id], filter_string="tags.`egovla.stage` = 'adapt'", order_by=["start_time DESC"]
     )
     assert "loss" in adapt_runs[0].data.metrics and adapt_runs[0].data.params["policy.chunk"] == "12"
+
+
+def test_cli_reports_bad_robot_inputs_in_one_line(robot_demos, models, tmp_path):
+    from typer.testing import CliRunner
+
+    from egovla.cli import app
+
+    runner = CliRunner()
+    vlm, lam = models
+    args = ["adapt", "--dataset", str(robot_demos[0]), "--vlm", str(vlm), "--lam", str(lam), "--out", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--set", "policy.camera_key=observation.images.top"])
+    assert result.exit_code == 2 and "no camera 'observation.images.top'" in result.output
+    result = runner.invoke(app, ["eval", "--out", str(tmp_path / "e"), "--policy", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "expected a policy model folder" in result.output
+    result = runner.invoke(app, ["eval", "--out", str(tmp_path / "e"), "--tasks", "fly", "--expert"])
+    assert result.exit_code == 2 and "unknown Meta-World task 'fly'" in result.output
+
+
+def test_latent_codes_cover_every_frame_even_in_short_episodes(models):
+    from egovla.lam.model import LatentActionModel
+    from egovla.policy.stage import latent_codes
+
+    lam = LatentActionModel.from_pretrained(models[1])
+    frames = np.random.default_rng(0).integers(0, 255, (7, 64, 64, 3), dtype=np.uint8)
+    codes = latent_codes(lam, 2, frames, batch=3)
+    assert codes.shape == (7, lam.cfg.action_tokens)
+    assert np.array_equal(codes[0], lam.encode(frames[:1], frames[2:3])[0])
+    assert np.array_equal(codes[-1], codes[-3])  # the last k frames repeat the last transition
+    assert latent_codes(lam, 2, frames[:2], batch=3).shape == (2, lam.cfg.action_tokens)
