@@ -22,6 +22,7 @@ from pathlib import Path
 from results import save
 
 from egovla import demos, eval, policy
+from egovla.eval.report import task_success
 
 VARIANTS = {
     "full": [],
@@ -37,10 +38,7 @@ def table(results: dict[str, dict]) -> str:
     tasks = [t["task"] for t in next(iter(results.values()))["per_task"]]
     lines = ["| task | group | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     for i, task in enumerate(tasks):
-        cells = [
-            f"{100 * sum(r['per_task'][i]['metrics']['successes']) / len(r['per_task'][i]['metrics']['successes']):.0f}"
-            for r in results.values()
-        ]
+        cells = [f"{task_success(r['per_task'][i]):.0f}" for r in results.values()]
         lines.append(f"| {task} | {results[names[0]]['per_task'][i]['task_group']} | " + " | ".join(cells) + " |")
     for group in results[names[0]]["per_group"]:
         lines.append(
@@ -91,8 +89,7 @@ def main() -> None:
         for group, g in results[name]["per_group"].items():
             figures[f"{name}.{group}.pc_success"] = g["pc_success"]
         for entry in results[name]["per_task"]:
-            wins = entry["metrics"]["successes"]
-            figures[f"{name}.{entry['task']}.pc_success"] = 100 * sum(wins) / len(wins)
+            figures[f"{name}.{entry['task']}.pc_success"] = task_success(entry)
         print(f"{name}: {figures[f'{name}.pc_success']:.1f}% in {figures[f'{name}.eval_s']:.0f} s", flush=True)
     print(table(results))
     settings = {"variants": args.variants, "vlm": str(args.vlm), "lam": str(args.lam), "sets": args.sets}

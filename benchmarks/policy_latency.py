@@ -33,17 +33,20 @@ def timed(fn, repeats: int) -> list[float]:
     return out
 
 
-def steps_per_s(task: str, seeds: range, act, steps: int) -> float:
+def steps_per_s(task: str, seeds: range, policy: Policy | None, steps: int) -> float:
+    """Closed-loop env steps/s with ``policy``, or with the scripted expert when it is None."""
     total, started = 0, time.perf_counter()
     for seed in seeds:
         env = mw.SimEnv(task, seed, max_steps=steps)
         obs = env.reset()
         scripted = mw.expert(task)
-        policy_reset = getattr(act, "reset", None)
-        if policy_reset:
-            policy_reset()
+        if policy is not None:
+            policy.reset()
         while True:
-            action = act(obs, env, scripted)
+            if policy is None:
+                action = scripted.get_action(env.full_state())
+            else:
+                action = policy.act({**obs, TASK_KEY: mw.instruction(task)})
             step = env.step(action)
             total += 1
             obs = step.observation
@@ -84,18 +87,9 @@ def main() -> None:
             }
     env.close()
 
-    class PolicyAct:
-        def reset(self):
-            policy.reset()
-
-        def __call__(self, obs, env, scripted):
-            return policy.act({**obs, TASK_KEY: mw.instruction(args.task)})
-
     seeds = range(200_000, 200_000 + args.episodes)
-    figures["env_steps_per_s.policy"] = steps_per_s(args.task, seeds, PolicyAct(), 300)
-    figures["env_steps_per_s.scripted_expert"] = steps_per_s(
-        args.task, seeds, lambda obs, env, scripted: scripted.get_action(env.full_state()), 300
-    )
+    figures["env_steps_per_s.policy"] = steps_per_s(args.task, seeds, policy, 300)
+    figures["env_steps_per_s.scripted_expert"] = steps_per_s(args.task, seeds, None, 300)
     for name, value in figures.items():
         print(f"{name:<36} {value}")
     settings = vars(args) | {"replan_every": policy.cfg.execution.replan_every, "chunk_len": policy.cfg.chunk}

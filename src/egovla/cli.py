@@ -384,6 +384,7 @@ def evaluate(
 ) -> None:
     """Closed-loop success in Meta-World on seeds disjoint from the demonstrations'."""
     from egovla import eval as stage
+    from egovla.eval.report import task_success
 
     options = {"tasks": tasks or None, "episodes": episodes, "workers": workers, "expert": expert}
     config = _config("eval", params, preset, sets, **options)
@@ -393,8 +394,7 @@ def evaluate(
         _fail_on_path(exc)
     info = json.loads((out / "eval_info.json").read_text())
     for entry in info["per_task"]:
-        wins = entry["metrics"]["successes"]
-        typer.echo(f"  {entry['task']:<28} {entry['task_group']:<10} {100 * sum(wins) / len(wins):5.1f}%")
+        typer.echo(f"  {entry['task']:<28} {entry['task_group']:<10} {task_success(entry):5.1f}%")
     for group, g in info["per_group"].items():
         typer.echo(f"  group {group:<22} {g['pc_success']:5.1f}% of {g['n_episodes']}")
     o = info["overall"]

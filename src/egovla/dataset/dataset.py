@@ -114,13 +114,23 @@ class LeRobotDataset:
 
     def read_feature(self, episode_index: int, key: str) -> np.ndarray:
         """(T, dim) array of a numeric feature of one episode."""
-        feature = self.require(key)
+        return self.read_features(episode_index, (key,))[key]
+
+    def read_features(self, episode_index: int, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Several numeric features of one episode from one read of its data file."""
+        features = {key: self.require(key) for key in keys}
         data = self.read_data(episode_index)
-        return np.stack(data[key].to_numpy()).astype(feature["dtype"]).reshape(len(data), -1)
+        return {
+            key: np.stack(data[key].to_numpy()).astype(f["dtype"]).reshape(len(data), -1) for key, f in features.items()
+        }
 
     def task_of(self, episode_index: int) -> str:
-        row = self.episodes().set_index("episode_index").loc[episode_index]
-        return str(row["tasks"][0]) if len(row["tasks"]) else ""
+        return self.episode_tasks()[episode_index]
+
+    def episode_tasks(self) -> dict[int, str]:
+        """Each episode's (first) task string, from one read of the episodes table."""
+        table = self.episodes()
+        return {int(e): str(t[0]) if len(t) else "" for e, t in zip(table["episode_index"], table["tasks"])}
 
     def truncate(self, episodes: int) -> None:
         """Forgets episodes from ``episodes`` on (rows of a run that died before its caller committed)."""

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import field_validator
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from egovla.config import StageConfig
-from egovla.sim.metaworld import MAX_STEPS, MT10, task_id
+from egovla.sim.metaworld import MAX_STEPS, MT10, task_ids
 
 
 class DemosConfig(StageConfig):
     SECTION = "demos"
     PRESETS = {"tiny": {}, "mt10": {"tasks": MT10, "episodes": 50}}
 
-    tasks: tuple[str, ...] = ("reach-v3", "drawer-close-v3")
+    tasks: Annotated[tuple[str, ...], AfterValidator(task_ids)] = ("reach-v3", "drawer-close-v3")
     episodes: int = 3  # successful episodes per task
     image_size: int = 128
     camera: str = "corner2"
@@ -25,8 +27,3 @@ class DemosConfig(StageConfig):
     attempts: int = 2  # at most attempts * episodes seeds tried per task
     max_steps: int = MAX_STEPS
     workers: int = 2  # rendering processes
-
-    @field_validator("tasks")
-    @classmethod
-    def _known(cls, tasks: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(task_id(t) for t in tasks)

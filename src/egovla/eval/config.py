@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import field_validator
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from egovla.config import StageConfig
 from egovla.policy.config import ExecutionConfig
-from egovla.sim.metaworld import MAX_STEPS, MT10, task_id
+from egovla.sim.metaworld import MAX_STEPS, MT10, task_ids
 
 
 class EvalConfig(StageConfig):
     SECTION = "eval"
     PRESETS = {"tiny": {}, "mt10": {"tasks": MT10, "episodes": 20}}
 
-    tasks: tuple[str, ...] = ("reach-v3", "drawer-close-v3")
+    tasks: Annotated[tuple[str, ...], AfterValidator(task_ids)] = ("reach-v3", "drawer-close-v3")
     episodes: int = 2  # per task
     # episode j of a task uses seed + j; the policy's demo seeds must not be among them
     seed: int = 100_000
@@ -23,8 +25,3 @@ class EvalConfig(StageConfig):
     videos: int = 1  # the first n episodes of each task are saved as mp4
     execution: ExecutionConfig | None = None  # None: the policy's own chunk execution
     expert: bool = False  # run Meta-World's scripted expert instead (the ceiling)
-
-    @field_validator("tasks")
-    @classmethod
-    def _known(cls, tasks: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(task_id(t) for t in tasks)

@@ -14,6 +14,12 @@ from egovla.eval.rollout import Episode
 from egovla.sim.metaworld import GROUP
 
 
+def task_success(entry: dict) -> float:
+    """``pc_success`` of one ``per_task`` entry of eval_info.json."""
+    successes = entry["metrics"]["successes"]
+    return 100.0 * sum(successes) / len(successes)
+
+
 def _aggregate(episodes: list[Episode], videos: list[str]) -> dict:
     return {
         "avg_sum_reward": float(np.mean([e.sum_reward for e in episodes])),
@@ -56,7 +62,7 @@ def eval_info(episodes: list[Episode], videos: dict[tuple[str, int], str], tasks
 
 def success_plot(info: dict, path: Path, title: str) -> None:
     names = [t["task"].removesuffix("-v3") for t in info["per_task"]]
-    success = [100.0 * float(np.mean(t["metrics"]["successes"])) for t in info["per_task"]]
+    success = [task_success(t) for t in info["per_task"]]
     fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(names) + 1.5), 3.2))
     ax.bar(names, success, color="tab:blue")
     ax.axhline(

@@ -24,7 +24,7 @@ from egovla.eval import report
 from egovla.eval.config import EvalConfig
 from egovla.eval.rollout import init_worker, run_episode, save_video
 from egovla.io.atomic import atomic_write_json
-from egovla.io.models import find_model_dir
+from egovla.policy.policy import policy_folder
 from egovla.sim.metaworld import FPS, image_key, instruction
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def check_policy(config: EvalConfig, policy_dir: str | Path) -> tuple[Path, dict]:
     """The policy folder and its config, after the checks that need no worker: camera, seeds, tasks."""
-    folder = find_model_dir(policy_dir, ("model.safetensors",), "policy", "policy", "egovla adapt")
+    folder = policy_folder(policy_dir)
     meta = json.loads((folder / "config.json").read_text())
     if meta["policy"]["camera_key"] != image_key(config.camera):
         raise ValueError(
@@ -89,10 +89,7 @@ def run(config: EvalConfig, out_dir: str | Path, policy_dir: str | Path | None =
         steps = sum(e.steps for e in episodes)
         metrics = {f"overall.{k}": v for k, v in info["overall"].items() if k != "video_paths"}
         metrics |= {f"{g}.pc_success": v["pc_success"] for g, v in info["per_group"].items()}
-        metrics |= {
-            f"{t['task']}.pc_success": 100.0 * sum(t["metrics"]["successes"]) / len(t["metrics"]["successes"])
-            for t in info["per_task"]
-        }
+        metrics |= {f"{t['task']}.pc_success": report.task_success(t) for t in info["per_task"]}
         metrics |= {
             "env_steps": steps,
             "env_steps_per_s": steps / eval_s,

@@ -39,12 +39,6 @@ class RobotFrames:
     def __len__(self) -> int:
         return len(self.states)
 
-    def chunk_targets(self, index: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-        """Actions index..index+chunk-1 (B, chunk, A), and which of them lie inside the episode."""
-        steps = index[:, None] + np.arange(chunk)[None]
-        valid = steps <= self.episode_end[index][:, None]
-        return self.actions[np.minimum(steps, self.episode_end[index][:, None])], valid
-
 
 def open_robot_dataset(root: str | Path, camera_key: str, state_key: str, action_key: str) -> LeRobotDataset:
     """A LeRobotDataset v3 with the camera, state and action the policy needs, or an error naming them."""
@@ -61,10 +55,9 @@ def read_frames(dataset: LeRobotDataset, state_key: str, action_key: str) -> Rob
     states, actions, tasks_of, ends, episodes = [], [], [], [], []
     tasks: list[str] = []
     total = 0
-    for e in dataset.episodes()["episode_index"]:
-        e = int(e)
-        state, action = dataset.read_feature(e, state_key), dataset.read_feature(e, action_key)
-        task = dataset.task_of(e)
+    for e, task in dataset.episode_tasks().items():
+        values = dataset.read_features(e, (state_key, action_key))
+        state, action = values[state_key], values[action_key]
         if task not in tasks:
             tasks.append(task)
         states.append(state)
@@ -119,9 +112,8 @@ def cached_features(
             missing[name] = (path, compute)
     if missing:
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in missing}
-        for e in dataset.episodes()["episode_index"]:
-            frames = dataset.read_video(int(e), camera_key)
-            task = dataset.task_of(int(e))
+        for e, task in dataset.episode_tasks().items():
+            frames = dataset.read_video(e, camera_key)
             for name, (_, compute) in missing.items():
                 parts[name].append(compute(frames, task))
         cache_dir.mkdir(parents=True, exist_ok=True)

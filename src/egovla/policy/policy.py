@@ -52,6 +52,11 @@ def _load_weights(path: Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"{path}: corrupt weight file ({err})") from err
 
 
+def policy_folder(path: str | Path) -> Path:
+    """A policy checkpoint folder, or the `egovla adapt` run folder holding it as ``policy/``."""
+    return find_model_dir(path, ("model.safetensors",), "policy", "policy", "egovla adapt")
+
+
 class Normalizer:
     def __init__(self, stats: dict[str, dict[str, list[float]]]):
         self.stats = stats
@@ -158,7 +163,7 @@ class Policy:
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> Policy:
-        folder = find_model_dir(path, ("model.safetensors",), "policy", "policy", "egovla adapt")
+        folder = policy_folder(path)
         doc = json.loads((folder / "config.json").read_text())
         cfg = PolicyConfig.model_validate(doc.pop("policy"))
         meta = doc

@@ -118,7 +118,7 @@ def run(
         data_key = dataset_key(dataset)
         stage.set_tags({"data_version": data_key, "intent": pcfg.intent.source, "intent_weights": pcfg.intent.weights})
         frames = read_frames(dataset, pcfg.state_key, pcfg.action_key)
-        normalizer = Normalizer(normalisation(dataset, (pcfg.state_key, pcfg.action_key)))
+        stats = normalisation(dataset, (pcfg.state_key, pcfg.action_key))
         torch.manual_seed(tcfg.seed)
         meta = {
             "tasks": frames.tasks,
@@ -148,8 +148,7 @@ def run(
             meta["perception_tokens"] = int(features["perception"].shape[1])
 
         # frozen features are standardised per channel, like the state: the expert sees unit scales
-        stats = normalizer.stats | {name: Normalizer.channel_stats(tokens) for name, tokens in features.items()}
-        normalizer = Normalizer(stats)
+        normalizer = Normalizer(stats | {name: Normalizer.channel_stats(tokens) for name, tokens in features.items()})
         scaled = {name: normalizer.features(name, tokens) for name, tokens in features.items()}
         inputs = Inputs(
             frames,

@@ -78,6 +78,11 @@ def task_id(name: str) -> str:
     return task
 
 
+def task_ids(tasks: tuple[str, ...]) -> tuple[str, ...]:
+    """Config validator for a task list (``AfterValidator(task_ids)``): every name normalised or refused."""
+    return tuple(task_id(t) for t in tasks)
+
+
 def instruction(task: str) -> str:
     task = task_id(task)
     return INSTRUCTIONS.get(task, task.removesuffix("-v3").replace("-", " "))
