@@ -5,5 +5,17 @@ Each is a lightweight Python component: the function body runs unchanged in the 
 functions because kfp ships only the function's source to the executor.
 """
 
+from pathlib import Path
+
+import yaml
+
+
+def image(name: str) -> str:
+    """An image's full reference from deploy/kustomization.yaml, the one place tags live."""
+    doc = yaml.safe_load((Path(__file__).resolve().parents[1] / "deploy" / "kustomization.yaml").read_text())
+    entry = next(i for i in doc["images"] if i["name"] == name)
+    return f"{entry['newName']}:{entry['newTag']}"
+
+
 # The image every component runs in on the cluster; built from deploy/component.Dockerfile.
-COMPONENT_IMAGE = "ghcr.io/egovla/egovla-component:0.1.0"
+COMPONENT_IMAGE = image("egovla-component")

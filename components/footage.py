@@ -13,10 +13,15 @@ def ingest_op(
     sources: list, corpus: Output[Dataset], metrics: Output[Metrics], preset: Optional[str] = None, params: dict = {}
 ):
     """Decodes footage (local paths or s3:// prefixes) into a corpus artifact. ``params``: the ingest
-    section of params.yaml."""
+    section of params.yaml; with ``persist`` only new clips are decoded, into that corpus, and the
+    artifact is its snapshot."""
     from egovla.ingest import IngestConfig, run
+    from egovla.ingest.store import snapshot
 
-    result = run(IngestConfig.resolve(preset, params), [str(s) for s in sources], corpus.path)
+    config = IngestConfig.resolve(preset, params)
+    result = run(config, [str(s) for s in sources], config.persist or corpus.path)
+    if config.persist:
+        snapshot(config.persist, corpus.path)
     for name, value in result.numeric_metrics().items():
         metrics.log_metric(name, value)
     corpus.metadata.update({"episodes": result.metrics["episodes_total"], "rejected": result.metrics["rejected"]})

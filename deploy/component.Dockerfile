@@ -1,6 +1,5 @@
-# The image every egovla kfp component runs in (components.COMPONENT_IMAGE).
-# Build from the repository root:
-#   docker build -f deploy/component.Dockerfile -t ghcr.io/egovla/egovla-component:0.1.0 .
+# The image every egovla kfp component and the PyTorchJob run in (components.COMPONENT_IMAGE).
+# Built by deploy/build.sh under the tag in deploy/kustomization.yaml.
 FROM python:3.11.7-slim-bookworm
 
 # A C++ toolchain: DeepSpeed JIT-compiles its ops on first use. EGL: Meta-World renders headless.
@@ -20,6 +19,7 @@ COPY constraints.txt pyproject.toml README.md ./
 COPY src ./src
 COPY components ./components
 COPY pipelines ./pipelines
+COPY deploy/kustomization.yaml ./deploy/
 RUN PIP_CONSTRAINT=/opt/egovla/constraints.txt pip install -c constraints.txt ".[train,sim,pipelines]" \
  && python -c "import egovla, kfp, cv2, av; print('egovla', egovla.__version__)"
 

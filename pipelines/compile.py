@@ -7,10 +7,17 @@ from pathlib import Path
 
 from kfp import compiler
 
+from pipelines.adaptation import adaptation_pipeline
 from pipelines.footage import footage_pipeline
-from pipelines.training import training_pipeline
+from pipelines.pretraining import pretraining_pipeline
+from pipelines.retraining import retraining_pipeline
 
-PIPELINES = {"footage": footage_pipeline, "training": training_pipeline}
+PIPELINES = {
+    "footage": footage_pipeline,
+    "pretraining": pretraining_pipeline,
+    "adaptation": adaptation_pipeline,
+    "retraining": retraining_pipeline,
+}
 
 
 def compile_all(out_dir: Path) -> list[Path]:

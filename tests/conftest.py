@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import pytest
 
 import services
+from tiny_models import tiny_lam, tiny_vlm_with_action_tokens
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data" / "samples"
@@ -98,3 +99,31 @@ def tracked(mlflow_server, monkeypatch):
     monkeypatch.setenv("EGOVLA_TRACKING", "on")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     return mlflow_server
+
+
+FAST = {"train": {"steps": 8, "batch_size": 8}}
+
+
+@pytest.fixture(scope="session")
+def robot_demos(tmp_path_factory):
+    from egovla import demos
+
+    out = tmp_path_factory.mktemp("robot") / "demos"
+    result = demos.run(demos.DemosConfig.resolve(overrides={"episodes": 2, "image_size": 64}), out)
+    return out, result
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return tiny_vlm_with_action_tokens(root / "vlm"), tiny_lam(root / "lam")
+
+
+@pytest.fixture(scope="session")
+def adapted(robot_demos, models, tmp_path_factory):
+    from egovla import policy
+
+    out = tmp_path_factory.mktemp("adapt") / "run"
+    vlm, lam = models
+    result = policy.run(policy.AdaptConfig.resolve(section=FAST), robot_demos[0], out, vlm, lam)
+    return out, result

@@ -31,6 +31,13 @@ EGOVLA = str(Path(sys.executable).parent / "egovla")
         ["demos"],
         ["adapt"],
         ["eval"],
+        ["register"],
+        ["gate"],
+        ["registry", "show"],
+        ["registry", "promote"],
+        ["registry", "rollback"],
+        ["schedule", "create"],
+        ["retrain"],
     ],
 )
 def test_help(command):
@@ -113,3 +120,16 @@ def test_wrong_model_folders_get_words_not_tracebacks(tmp_path):
     assert out.exit_code == 2 and "not a masks folder" in out.output
     out = runner.invoke(app, ["masks", "--corpus", str(tmp_path / "nothing")])
     assert out.exit_code == 2 and "not a corpus" in out.output
+
+
+def test_production_loop_commands_refuse_bad_arguments_in_one_line(tmp_path):
+    bad_every = runner.invoke(
+        app, ["retrain", "--source", str(tmp_path), "--state", str(tmp_path / "s"), "--every", "often"]
+    )
+    assert bad_every.exit_code == 2 and "--every 'often'" in bad_every.output
+    bad_cron = runner.invoke(
+        app, ["schedule", "create", "--cron", "hourly", "--source", "s3://b/f/", "--host", "http://x"]
+    )
+    assert bad_cron.exit_code == 2 and "5 fields" in bad_cron.output
+    bad_kind = runner.invoke(app, ["register", "robot", "--model", str(tmp_path), "--out", str(tmp_path / "r")])
+    assert bad_kind.exit_code == 2 and "unknown model kind 'robot'" in bad_kind.output

@@ -17,9 +17,11 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO))
 SRC = REPO / "src" / "egovla"
-STAGE_PACKAGES = {"synth", "ingest", "validate", "masks", "lam", "vlm", "demos", "policy", "eval"}
+STAGE_PACKAGES = {"synth", "ingest", "validate", "masks", "lam", "vlm", "demos", "policy", "eval", "release"}
 GROUND_FLOORS = {"io", "dataset", "sim"}
-DRIVERS = {"cli.py", "demo.py", "__main__.py"}
+DRIVERS = {"cli.py", "cli_release.py", "__main__.py"}
+# component inputs that wire tasks together rather than configure a stage
+WIRING = {"kind", "shard", "version", "lam_version", "vlm_version", "run_id"}
 # CLI options that name inputs and outputs rather than config fields
 PATH_OPTIONS = {
     "corpus",
@@ -94,10 +96,19 @@ def _components():
     import components.footage
     import components.lam
     import components.masks
+    import components.release
     import components.robot
     import components.vlm
 
-    for module in (components.footage, components.masks, components.lam, components.vlm, components.robot):
+    modules = (
+        components.footage,
+        components.masks,
+        components.lam,
+        components.vlm,
+        components.robot,
+        components.release,
+    )
+    for module in modules:
         for name, obj in vars(module).items():
             if name.endswith("_op"):
                 yield name, obj
@@ -118,13 +129,15 @@ def test_components_take_the_preset_and_params_sections_not_fields_with_defaults
                 or "Output" in str(param.annotation)
             ):
                 continue
+            if param.name in WIRING:
+                continue
             if param.name == "preset":
                 assert param.default is None, f"{name}: preset must default to the params section's"
                 continue
             section = param.name.removesuffix("_params") if param.name != "params" else None
             assert param.name == "params" or section in STAGES, f"{name}: parameter {param.name} is no params section"
             assert param.default == {}, f"{name}: {param.name} must default to an empty section"
-    assert seen == 9
+    assert seen == 17
 
 
 def test_pipeline_parameters_are_params_sections():

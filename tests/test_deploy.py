@@ -21,14 +21,60 @@ def test_component_image_dockerfile_is_valid_and_consistent():
     assert "torch==2.13.0" in runs and "constraints.txt" in runs
 
 
-def test_components_name_the_image_the_dockerfile_builds():
+def test_every_image_tag_lives_in_the_kustomization_and_nowhere_else():
+    import re
+    import subprocess
     import sys
 
     sys.path.insert(0, str(REPO))
     from components import COMPONENT_IMAGE
 
-    header = (REPO / "deploy" / "component.Dockerfile").read_text()
-    assert f"-t {COMPONENT_IMAGE} " in header
+    kustomization = yaml.safe_load((REPO / "deploy" / "kustomization.yaml").read_text())
+    images = {i["name"]: f"{i['newName']}:{i['newTag']}" for i in kustomization["images"]}
+    assert images["egovla-component"] == COMPONENT_IMAGE and set(images) == {"egovla-component", "egovla-serving"}
+    assert all((REPO / "deploy" / r).is_file() for r in kustomization["resources"])
+    tracked = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True)
+    tag = re.compile(r"ghcr\.io/|egovla-(component|serving):\S")
+    for name in tracked.stdout.split():
+        path = REPO / name
+        if name == "deploy/kustomization.yaml" or not path.is_file() or path.suffix in {".mp4", ".png", ".gif"}:
+            continue
+        text = path.read_text(errors="ignore")
+        assert not tag.search(text), f"{name} names an image tag; it belongs in deploy/kustomization.yaml"
+    for manifest in (REPO / "deploy").glob("*.yaml"):
+        for doc in yaml.safe_load_all(manifest.read_text()):
+            for image in re.findall(r"'image': '([^']+)'", str(doc)):
+                assert image in images, f"{manifest.name}: image {image} is not a kustomization name"
+
+
+def test_serving_image_installs_only_the_serving_extra():
+    import re
+
+    cmds = _instructions("serving.Dockerfile")
+    runs = " ".join(" ".join(c.value) for c in cmds if c.cmd.upper() == "RUN")
+    copies = [c.value[0] for c in cmds if c.cmd.upper() == "COPY"]
+    assert re.findall(r'"\.\[([^\]]*)\]"', runs) == ["serve"]  # the one extra: no training, sim or kfp packages
+    assert "torch==2.13.0" in runs and "constraints.txt" in runs
+    assert "components" not in copies and "pipelines" not in copies
+    for copy in (c for c in cmds if c.cmd.upper() == "COPY"):
+        for source in copy.value[:-1]:
+            assert (REPO / source).exists(), f"COPY source missing: {source}"
+
+
+def test_pipeline_secrets_manifest_is_valid_and_holds_what_the_pipelines_read():
+    import sys
+
+    from kubernetes.client import ApiClient
+
+    sys.path.insert(0, str(REPO))
+    from pipelines.steps import SECRETS
+
+    client = ApiClient()
+    docs = list(yaml.safe_load_all((REPO / "deploy" / "pipeline-secrets.yaml").read_text()))
+    for doc in docs:
+        secret = client._ApiClient__deserialize(doc, "V1Secret")  # Kubernetes' own model of a Secret
+        assert client.sanitize_for_serialization(secret) == doc
+    assert {d["metadata"]["name"]: sorted(d["stringData"]) for d in docs} == {k: sorted(v) for k, v in SECRETS.items()}
 
 
 def _pytorchjob_round_trip(doc: dict) -> dict:

@@ -137,6 +137,28 @@ def test_workers_give_identical_masks(synth_dir, tmp_path):
         )
 
 
+def test_shards_fan_out_and_collect_into_the_same_masks_and_scores(synth_dir, tmp_path):
+    from egovla.masks import collect_shards
+
+    ingest(IngestConfig(size=64), [str(synth_dir)], tmp_path / "c")
+    whole = run(MaskConfig(), tmp_path / "c", tmp_path / "whole")
+    config = MaskConfig(shards=2)
+    parts = [run(config, tmp_path / "c", tmp_path / f"shard{i}", shard=i) for i in range(2)]
+    assert [p.metrics["processed"] for p in parts] == [3, 2]  # interleaved slices of the 5 episodes
+    collect_shards([tmp_path / "shard0", tmp_path / "shard1"], tmp_path / "collected")
+    collected = run(config, tmp_path / "c", tmp_path / "collected")
+    assert collected.metrics["processed"] == 0 and collected.metrics["skipped"] == 5  # nothing recomputed
+    assert collected.metrics["iou.mean"] == pytest.approx(whole.metrics["iou.mean"])
+    assert len(read_parquet(tmp_path / "collected" / "summary.parquet")) == 5
+    for e in range(5):
+        assert np.array_equal(
+            read_masks(tmp_path / "c", e, masks_dir=tmp_path / "whole"),
+            read_masks(tmp_path / "c", e, masks_dir=tmp_path / "collected"),
+        )
+    with pytest.raises(ValueError, match="shard 2 is outside 0..1"):
+        run(config, tmp_path / "c", tmp_path / "bad", shard=2)
+
+
 def test_odd_inputs_get_defined_outputs_and_flags_and_the_rest_completes(tmp_path):
     rng = np.random.default_rng(0)
     good = render(SceneSpec("pan", 1, 1, frames=20, size=64)).frames

@@ -13,51 +13,72 @@ from conftest import REPO
 sys.path.insert(0, str(REPO))
 
 
-def test_footage_pipeline_compiles(tmp_path):
+def _compiled(tmp_path) -> dict:
     from pipelines.compile import compile_all
 
-    footage, training = compile_all(tmp_path)
-    spec = yaml.safe_load(footage.read_text())
+    return {p.stem: list(yaml.safe_load_all(p.read_text())) for p in compile_all(tmp_path)}
+
+
+def _all_tasks(spec: dict) -> dict:
+    """Every task of the pipeline, the ones inside loops and conditions included."""
+    tasks = dict(spec["root"]["dag"]["tasks"])
+    for component in spec["components"].values():
+        tasks |= component.get("dag", {}).get("tasks", {})
+    return tasks
+
+
+def test_footage_pipeline_compiles(tmp_path):
+    spec = _compiled(tmp_path)["footage"][0]
     executors = spec["deploymentSpec"]["executors"]
     assert set(executors) == {"exec-ingest-op", "exec-validate-op", "exec-masks-op"}
-    assert all(e["container"]["image"].startswith("ghcr.io/egovla/") for e in executors.values())
     tasks = spec["root"]["dag"]["tasks"]
     assert tasks["validate-op"]["dependentTasks"] == ["ingest-op"]
     assert set(tasks["masks-op"]["dependentTasks"]) == {"ingest-op", "validate-op"}  # corpus + verdict
-    assert "sources" in spec["root"]["inputDefinitions"]["parameters"]
-    train_spec = yaml.safe_load(training.read_text())
-    tasks = train_spec["root"]["dag"]["tasks"]
-    assert set(tasks["lam-train-op"]["dependentTasks"]) == {"ingest-op", "masks-op", "validate-op"}
-    assert set(tasks["lam-label-op"]["dependentTasks"]) == {"ingest-op", "lam-train-op", "validate-op"}
-    resources = train_spec["deploymentSpec"]["executors"]["exec-lam-train-op"]["container"]["resources"]
-    assert resources["resourceCpuRequest"] == "4"
-    assert set(tasks["vlm-pretrain-op"]["dependentTasks"]) == {"ingest-op", "lam-label-op", "validate-op"}
-    assert "lam_params" in train_spec["root"]["inputDefinitions"]["parameters"]
-    accelerator = train_spec["deploymentSpec"]["executors"]["exec-vlm-pretrain-op"]["container"]["resources"][
-        "accelerator"
-    ]
-    assert accelerator["resourceType"] == "nvidia.com/gpu" and accelerator["resourceCount"] == "1"
 
 
-@pytest.mark.slow
-def test_training_pipeline_runs_locally(synth_dir, tmp_path):
-    script = f"""
-import sys
-sys.path.insert(0, {str(REPO)!r})
-from kfp import local
-local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root={str(tmp_path / "root")!r})
-from pipelines.training import training_pipeline
-training_pipeline(sources=[{str(synth_dir)!r}], ingest_params={{"size": 64}},
-                  lam_params={{"train": {{"steps": 4}}, "robot_episodes": 0}}, vlm_params={{"steps": 3}})
-"""
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
-    labels = next((tmp_path / "root").glob("egovla-training-*/lam-label-op/labels"))
-    assert len(list(labels.glob("episode_*.parquet"))) == 5
-    run = next((tmp_path / "root").glob("egovla-training-*/lam-train-op/run"))
-    assert (run / "ours/model/model.safetensors").exists() and (run / "ablation/model/model.safetensors").exists()
-    vlm = next((tmp_path / "root").glob("egovla-training-*/vlm-pretrain-op/run"))
-    assert (vlm / "model/model.safetensors").exists() and "code_accuracy" in (vlm / "metrics.json").read_text()
+def test_production_pipelines_on_the_ir(tmp_path):
+    from components import COMPONENT_IMAGE
+    from pipelines.steps import SECRETS
+
+    compiled = _compiled(tmp_path)
+    for name in ("pretraining", "adaptation", "retraining"):
+        spec, platform = compiled[name]
+        executors = spec["deploymentSpec"]["executors"]
+        assert all(e["container"]["image"] == COMPONENT_IMAGE for e in executors.values())
+        tasks = _all_tasks(spec)
+        # every task gets the S3 and MLflow credentials from Kubernetes secrets
+        secrets = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+        assert set(secrets) == set(executors), name
+        for executor in secrets.values():
+            assert {s["secretName"]: [k["envVar"] for k in s["keyToEnv"]] for s in executor["secretAsEnv"]} == SECRETS
+        gpus = {k for k, e in executors.items() if "accelerator" in e["container"].get("resources", {})}
+        for executor in gpus:
+            accelerator = executors[executor]["container"]["resources"]["accelerator"]
+            assert accelerator["resourceType"] == "nvidia.com/gpu" and accelerator["resourceCount"] == "1"
+        retried = {t for t, v in tasks.items() if v.get("retryPolicy", {}).get("maxRetryCount") == 3}
+        uncached = {
+            t for t, v in tasks.items() if "componentRef" in v and not v.get("cachingOptions", {}).get("enableCache")
+        }
+        if name != "adaptation":
+            assert gpus >= {"exec-lam-train-op", "exec-vlm-pretrain-op"}
+            assert {"ingest-op", "register-model-op", "register-model-op-2"} <= retried
+            assert "ingest-op" in uncached  # a run over a growing prefix must not reuse yesterday's corpus
+            loop = next(v for t, v in tasks.items() if t.startswith("for-loop"))
+            assert loop["parameterIterator"]["items"]["inputParameter"].endswith("mask-shards-op-Output")
+            assert "mask-shard-op" in tasks and "for-loop-1" in tasks["mask-collect-op"]["dependentTasks"]
+            assert set(tasks["lam-train-op"]["dependentTasks"]) == {"ingest-op", "mask-collect-op", "validate-op"}
+            assert set(tasks["vlm-pretrain-op"]["dependentTasks"]) == {"ingest-op", "lam-label-op", "validate-op"}
+        if name != "pretraining":
+            assert "exec-adapt-op" in gpus
+            assert "register-policy-op" in retried and {"gate-op", "promote-op", "demos-op"} <= uncached
+            assert set(tasks["register-policy-op"]["dependentTasks"]) >= {"adapt-op", "eval-op", "demos-op"}
+            condition = next(v for v in tasks.values() if "triggerPolicy" in v)
+            assert condition["triggerPolicy"]["condition"].endswith("gate-op-Output'] == 'promote'")
+            assert tasks["promote-op"]["inputs"]["artifacts"]["gate"]
+        if name == "adaptation":
+            assert {"fetch-model-op", "fetch-model-op-2"} <= retried & uncached  # an alias moves between runs
+        params = spec["root"]["inputDefinitions"]["parameters"]
+        assert ("sources" in params) == (name != "adaptation") and "release_params" in params
 
 
 @pytest.mark.slow

@@ -14,32 +14,10 @@ from egovla.policy.config import ExecutionConfig
 from egovla.policy.perception import shipped_efficientnet_weights
 from egovla.sim import metaworld as mw
 
-from tiny_models import tiny_lam, tiny_vlm_with_action_tokens
+from conftest import FAST
 
 TASKS = ("reach-v3", "drawer-close-v3")
-FAST = {"train": {"steps": 8, "batch_size": 8}}
 CAMERA = "observation.images.corner2"
-
-
-@pytest.fixture(scope="module")
-def robot_demos(tmp_path_factory):
-    out = tmp_path_factory.mktemp("robot") / "demos"
-    result = demos.run(demos.DemosConfig.resolve(overrides={"episodes": 2, "image_size": 64}), out)
-    return out, result
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    return tiny_vlm_with_action_tokens(root / "vlm"), tiny_lam(root / "lam")
-
-
-@pytest.fixture(scope="module")
-def adapted(robot_demos, models, tmp_path_factory):
-    out = tmp_path_factory.mktemp("adapt") / "run"
-    vlm, lam = models
-    result = policy.run(policy.AdaptConfig.resolve(section=FAST), robot_demos[0], out, vlm, lam)
-    return out, result
 
 
 def test_demos_hold_image_state_action_and_instruction(robot_demos):
@@ -82,6 +60,26 @@ def test_failed_expert_episodes_are_dropped_and_counted(tmp_path):
     ]
     with pytest.raises(ValueError, match="no episodes"):
         policy.run(policy.AdaptConfig.resolve(section=FAST), tmp_path / "d", tmp_path / "a", None, None)
+
+
+def test_a_robot_dataset_can_stand_in_for_the_scripted_demos(robot_demos, s3_server, tmp_path):
+    import boto3
+
+    config = demos.DemosConfig.resolve(overrides={"source": str(robot_demos[0])})
+    result = demos.run(config, tmp_path / "copy")
+    assert result.metrics["episodes"] == 4 and LeRobotDataset(tmp_path / "copy").episodes()["length"].sum() > 0
+    s3 = boto3.client("s3", endpoint_url=s3_server)
+    s3.create_bucket(Bucket="robot-data")
+    for path in robot_demos[0].rglob("*"):
+        if path.is_file():
+            s3.upload_file(str(path), "robot-data", f"fleet/{path.relative_to(robot_demos[0])}")
+    remote = {"source": "s3://robot-data/fleet/", "s3_endpoint": s3_server}
+    assert demos.run(demos.DemosConfig.resolve(overrides=remote), tmp_path / "s3").metrics["episodes"] == 4
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "notes.txt").write_text("not a dataset")
+    with pytest.raises(DatasetError, match="junk: not a LeRobotDataset v3"):
+        demos.run(demos.DemosConfig.resolve(overrides={"source": str(tmp_path / "junk")}), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()  # nothing half-written
 
 
 def test_unknown_task_is_an_error_naming_it():
@@ -307,6 +305,7 @@ def test_adapt_and_eval_are_logged_to_mlflow(tracked, adapted, robot_demos, mode
         [run.info.experiment_id], filter_string="tags.`egovla.stage` = 'adapt'", order_by=["start_time DESC"]
     )
     assert "loss" in adapt_runs[0].data.metrics and adapt_runs[0].data.params["policy.chunk"] == "12"
+    assert adapt_runs[0].data.tags["data_rev.dataset"].startswith("sha256:")  # the data revision it trained on
 
 
 def test_cli_reports_bad_robot_inputs_in_one_line(robot_demos, models, tmp_path):

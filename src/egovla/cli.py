@@ -403,16 +403,8 @@ def evaluate(
     )
 
 
-@app.command()
-def demo(out: Annotated[Path, typer.Option(help="output folder")] = Path("outputs/demo")) -> None:
-    """The main job on the embedded default (sample footage, local files, SQLite MLflow)."""
-    from egovla import demo as job
-
-    summary = job.run(out)
-    typer.echo("\negovla demo summary")
-    for key, value in summary.items():
-        typer.echo(f"  {key:<20} {value}")
-
+# the release and production-loop commands register themselves on ``app``
+from egovla import cli_release  # noqa: E402, F401
 
 if __name__ == "__main__":
     app()

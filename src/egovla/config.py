@@ -33,6 +33,7 @@ STAGES: dict[str, str] = {
     "demos": "egovla.demos.config:DemosConfig",
     "adapt": "egovla.policy.config:AdaptConfig",
     "eval": "egovla.eval.config:EvalConfig",
+    "release": "egovla.release.config:ReleaseConfig",
 }
 
 

@@ -27,3 +27,6 @@ class DemosConfig(StageConfig):
     attempts: int = 2  # at most attempts * episodes seeds tried per task
     max_steps: int = MAX_STEPS
     workers: int = 2  # rendering processes
+    # A robot's own LeRobotDataset v3 (folder or s3:// prefix) to adapt on instead of scripted demos
+    source: str | None = None
+    s3_endpoint: str | None = None

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from egovla import tracking
 from egovla.config import StageResult
-from egovla.dataset import LeRobotDataset, camera, vector
+from egovla.dataset import DatasetError, LeRobotDataset, camera, vector
 from egovla.demos.config import DemosConfig
 from egovla.demos.store import write_demo_record
 from egovla.io.atomic import atomic_dir
+from egovla.io.sources import S3Settings, copy_tree
 from egovla.sim import metaworld as mw
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,28 @@ def _rollout(task: str, seed: int, config: DemosConfig) -> mw.Rollout:
     return mw.expert_rollout(task, seed, config.max_steps, config.image_size, config.camera)
 
 
+def copy_robot_dataset(config: DemosConfig, out: Path) -> StageResult:
+    """``config.source`` (a robot's recorded episodes) as the demonstrations, checked as a LeRobotDataset."""
+    with tracking.stage("demos", config, out, record_dir=out / "meta" / "run") as stage:
+        with atomic_dir(out) as tmp:
+            copy_tree(str(config.source), tmp, S3Settings(endpoint_url=config.s3_endpoint))
+            if not (tmp / "meta" / "info.json").is_file():
+                raise DatasetError(f"{config.source}: not a LeRobotDataset v3 (no meta/info.json)")
+            try:
+                table = LeRobotDataset(tmp).episodes()
+            except (DatasetError, FileNotFoundError) as exc:
+                raise DatasetError(f"{config.source}: not a LeRobotDataset v3 ({exc})") from exc
+            if not len(table):
+                raise DatasetError(f"{config.source}: the robot dataset has no episodes")
+        metrics = {"episodes": len(table), "frames": int(table["length"].sum()), "failures": 0}
+        return stage.finish(metrics, details={"source": config.source})
+
+
 def run(config: DemosConfig, out_dir: str | Path) -> StageResult:
+    """Scripted-expert demonstrations into ``out_dir``; with ``config.source``, that robot dataset instead."""
     out = Path(out_dir)
+    if config.source:
+        return copy_robot_dataset(config, out)
     with tracking.stage("demos", config, out, record_dir=out / "meta" / "run") as stage:
         record: dict = {"camera": config.camera, "image_size": config.image_size, "tasks": {}}
         metrics: dict[str, float] = {}

@@ -19,6 +19,9 @@ class IngestConfig(StageConfig):
     licence: str = "unknown"
     task: str = DEFAULT_TASK  # used when a clip has no sidecar task text
     s3_endpoint: str | None = None
+    # A corpus folder kept between pipeline runs (a volume on the cluster): ingest adds only the new
+    # clips to it, and the run's corpus artifact is a snapshot of it (``ingest.store.snapshot``).
+    persist: str | None = None
     max_side: int = 8192
     min_source_frames: int = 8
     min_episode_frames: int = 4

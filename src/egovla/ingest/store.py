@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import os
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,3 +197,19 @@ class Corpus:
         ).astype(REJECT_COLUMNS)
         atomic_write_parquet(self.rejects_path, pd.concat([rejects, row], ignore_index=True))
         return True
+
+
+def snapshot(corpus_dir: str | Path, dst: str | Path) -> Path:
+    """A copy of the corpus at ``dst``, hard-linked where the filesystem allows: episodes are written
+    once and tables are replaced atomically (a new inode), so later ingests never change the copy."""
+    source, target = Path(corpus_dir), Path(dst)
+    with Corpus(source).lock():
+
+        def link(src: str, dest: str) -> None:
+            try:
+                os.link(src, dest)
+            except OSError:
+                shutil.copy2(src, dest)
+
+        shutil.copytree(source, target, copy_function=link, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".lock"))
+    return target

@@ -30,8 +30,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
-    """Yields a temp folder beside ``path``; it replaces ``path`` only if the block succeeds."""
+    """Yields a temp folder beside ``path``; it replaces ``path`` only if the block succeeds. Temp
+    folders of a writer killed before it could clean up (SIGKILL) are swept first: one writer per path."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp

@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from egovla.io.sources import S3Settings, s3_client, split_s3_uri
+from egovla.io.sources import S3Settings, copy_tree
 
 CACHE = Path(os.environ.get("EGOVLA_MODEL_CACHE", Path.home() / ".cache" / "egovla" / "models"))
 
@@ -21,19 +21,10 @@ def resolve_model_dir(uri: str, s3: S3Settings | None = None) -> Path:
     target = CACHE / hashlib.sha256(uri.encode()).hexdigest()[:16]
     if (target / ".complete").exists():
         return target
-    bucket, prefix = split_s3_uri(uri.rstrip("/") + "/")
-    client = s3_client(s3 or S3Settings())
-    keys = [
-        o["Key"]
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for o in page.get("Contents", [])
-    ]
-    if not keys:
-        raise FileNotFoundError(f"no model files under {uri}")
-    for key in keys:
-        local = target / key[len(prefix) :]
-        local.parent.mkdir(parents=True, exist_ok=True)
-        client.download_file(bucket, key, str(local))
+    try:
+        copy_tree(uri, target, s3)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no model files under {uri}") from None
     (target / ".complete").touch()
     return target
 

@@ -192,3 +192,32 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def copy_tree(uri: str, dst: Path, s3: S3Settings | None = None) -> Path:
+    """A folder or an ``s3://`` prefix, copied whole into ``dst`` (each object retried when transient)."""
+    import shutil
+
+    if not uri.startswith("s3://"):
+        if not Path(uri).is_dir():
+            raise FileNotFoundError(f"{uri}: no such folder")
+        shutil.copytree(uri, dst, dirs_exist_ok=True)
+        return dst
+    settings = s3 or S3Settings()
+    client = s3_client(settings)
+    bucket, prefix = split_s3_uri(uri.rstrip("/") + "/")
+    retried = _with_retries(settings)
+
+    @retried
+    def list_keys() -> list[str]:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    keys = list_keys()
+    if not keys:
+        raise FileNotFoundError(f"{uri}: no objects under this prefix")
+    for key in keys:
+        local = dst / key[len(prefix) :]
+        local.parent.mkdir(parents=True, exist_ok=True)
+        retried(client.download_file)(bucket, key, str(local))
+    return dst

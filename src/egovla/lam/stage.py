@@ -104,7 +104,7 @@ def run_train(
     out = Path(out_dir)
     corpus = Corpus(corpus_dir)
     tcfg, mcfg = config.train, config.model
-    with tracking.stage("lam_train", config, out) as stage:
+    with tracking.stage("lam_train", config, out, data={"corpus": corpus_dir}) as stage:
         masks = resolve_masks_dir(corpus_dir, masks_dir)
         stage.set_tags({"data_version": corpus.version(), "masks_backend": backend_of(masks)})
         out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +179,7 @@ def run_label(
     corpus = Corpus(corpus_dir)
     out = store.labels_dir(corpus_dir, out_dir)
     batch = config.batch_size
-    with tracking.stage("lam_label", config, out) as stage:
+    with tracking.stage("lam_label", config, out, data={"corpus": corpus_dir}) as stage:
         model = LatentActionModel.from_pretrained(folder)
         gap = int(json.loads((folder / "training.json").read_text())["frame_gap"])
         model_sha = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:16]

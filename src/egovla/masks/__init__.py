@@ -2,7 +2,7 @@
 
 from egovla.masks.config import MaskConfig
 from egovla.masks.motion import MotionParams, motion_masks
-from egovla.masks.stage import run
+from egovla.masks.stage import collect_shards, run
 from egovla.masks.store import read_masks, resolve_masks_dir
 
-__all__ = ["MaskConfig", "MotionParams", "motion_masks", "read_masks", "resolve_masks_dir", "run"]
+__all__ = ["MaskConfig", "collect_shards", "MotionParams", "motion_masks", "read_masks", "resolve_masks_dir", "run"]

@@ -6,6 +6,8 @@ import hashlib
 import json
 from typing import Literal
 
+from pydantic import Field
+
 from egovla.config import StageConfig
 from egovla.masks.motion import MotionParams
 
@@ -18,6 +20,7 @@ class MaskConfig(StageConfig):
     sam2_model: str | None = None  # local folder or s3:// prefix of a Sam2VideoModel
     s3_endpoint: str | None = None
     workers: int = 1  # processes over episodes (motion backend)
+    shards: int = Field(1, ge=1)  # pods a pipeline fans the episodes out over (``run(..., shard=i)``)
     contact_sheets: bool = True
     contact_sheet_frames: int = 8
     evaluate: bool = True  # IoU against ground truth where a clip has it (generated scenes)

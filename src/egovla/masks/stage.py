@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import shutil
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -135,11 +136,39 @@ def _evaluate_and_draw(
     return quality.summarise_iou(iou_rows), sheets
 
 
+def shard_episodes(episodes: list[int], shard: int, shards: int) -> list[int]:
+    if not 0 <= shard < shards:
+        raise ValueError(f"mask shard {shard} is outside 0..{shards - 1}")
+    return episodes[shard::shards]
+
+
+def collect_shards(shard_dirs: list[str | Path], masks_dir: str | Path) -> None:
+    """Gathers shard outputs into one masks folder; ``run`` over it then finds every episode done and
+    builds the tables, IoU and contact sheets of the whole corpus."""
+    out = Path(masks_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summaries = []
+    for folder in map(Path, shard_dirs):
+        for path in folder.glob("episode_*.npz"):
+            shutil.copy2(path, out / path.name)
+        if (folder / "summary.parquet").exists():
+            summaries.append(read_parquet(folder / "summary.parquet"))
+    if summaries:
+        table = pd.concat(summaries, ignore_index=True).drop_duplicates("episode_index", keep="last")
+        atomic_write_parquet(out / "summary.parquet", table.sort_values("episode_index"))
+
+
 def run(
-    config: MaskConfig, corpus_dir: str | Path, out_dir: str | Path | None = None, verdict_dir: str | Path | None = None
+    config: MaskConfig,
+    corpus_dir: str | Path,
+    out_dir: str | Path | None = None,
+    verdict_dir: str | Path | None = None,
+    shard: int | None = None,
 ) -> StageResult:
-    """Masks every usable episode into ``out_dir`` (default ``<corpus>/masks/<backend>``).
-    ``details["errors"]``: the episodes that failed, each with its error."""
+    """Masks every usable episode into ``out_dir`` (default ``<corpus>/masks/<backend>``); with
+    ``shard``, only that one of ``config.shards`` interleaved slices, without the corpus-wide IoU and
+    contact sheets (``collect_shards`` + ``run`` add them). ``details["errors"]``: the episodes that
+    failed, each with its error."""
     start = time.perf_counter()
     corpus = Corpus(corpus_dir)
     masks_dir = Path(out_dir) if out_dir is not None else store.default_masks_dir(corpus_dir, config.backend)
@@ -148,6 +177,8 @@ def run(
         masks_dir.mkdir(parents=True, exist_ok=True)
         masker = _make_masker(config)
         episodes = usable_episodes(corpus, verdict_dir)
+        if shard is not None:
+            episodes = shard_episodes(episodes, shard, config.shards)
         todo = [e for e in episodes if store.stored_config_hash(masks_dir, e) != config.mask_hash()]
         log.info("masks (%s): %d episodes to do, %d already done", config.backend, len(todo), len(episodes) - len(todo))
         if config.workers > 1 and masker is None and len(todo) > 1:
@@ -181,7 +212,7 @@ def run(
             ignore_index=True,
         ).sort_values("episode_index")
         atomic_write_parquet(masks_dir / "summary.parquet", summary)
-        iou, sheets = _evaluate_and_draw(corpus, masks_dir, episodes, config)
+        iou, sheets = _evaluate_and_draw(corpus, masks_dir, episodes, config) if shard is None else ({}, [])
         frames_done = sum(r["frames"] for r in done)
         metrics = {
             "episodes": len(episodes),

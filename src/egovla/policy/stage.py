@@ -114,7 +114,7 @@ def run(
     dataset = open_robot_dataset(dataset_dir, pcfg.camera_key, pcfg.state_key, pcfg.action_key)
     if pcfg.intent.source == "vlm" and (vlm_dir is None or lam_dir is None):
         raise ValueError("intent.source=vlm needs a pretrained VLM (--vlm) and the LAM that labelled it (--lam)")
-    with tracking.stage("adapt", config, out) as stage:
+    with tracking.stage("adapt", config, out, data={"dataset": dataset_dir}) as stage:
         data_key = dataset_key(dataset)
         stage.set_tags({"data_version": data_key, "intent": pcfg.intent.source, "intent_weights": pcfg.intent.weights})
         frames = read_frames(dataset, pcfg.state_key, pcfg.action_key)

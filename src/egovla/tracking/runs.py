@@ -20,6 +20,7 @@ from typing import Any
 
 from egovla.config import StageConfig, StageResult, numeric
 from egovla.io.atomic import atomic_write_json
+from egovla.tracking import lineage
 
 log = logging.getLogger(__name__)
 DEFAULT_URI = "sqlite:///mlflow.db"
@@ -57,11 +58,20 @@ class StageRun:
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         values = numeric(metrics)
         if self._mlflow is not None and values:
-            self._mlflow.log_metrics(values, step=step)
+            self._logging("logging metrics", self._mlflow.log_metrics, values, step=step)
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
         if self._mlflow is not None:
-            self._mlflow.set_tags({k: str(v) for k, v in tags.items()})
+            self._logging("setting tags", self._mlflow.set_tags, {k: str(v) for k, v in tags.items()})
+
+    def _logging(self, what: str, fn, *args, **kwargs) -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception as exc:
+            raise RuntimeError(
+                f"stage {self.name}: {what} to MLflow at {tracking_uri()} failed ({type(exc).__name__}: {exc}); "
+                f"outputs written so far are kept in {self.out_dir}"
+            ) from exc
 
     def finish(
         self,
@@ -105,9 +115,11 @@ def stage(
     record_dir: str | Path | None = None,
     tags: Mapping[str, str] | None = None,
     primary: bool = True,
+    data: Mapping[str, str | Path] | None = None,
 ) -> Iterator[StageRun]:
     """``record_dir`` (default ``out_dir``) receives config.json and metrics.json. ``primary=False``
-    (the other ranks of a distributed job) tracks and records nothing."""
+    (the other ranks of a distributed job) tracks and records nothing. ``data``: the input folders the
+    stage trains on; the run records each one's revision as ``data_rev.<name>``."""
     out = Path(out_dir)
     record = Path(record_dir) if record_dir is not None else out
     if not (primary and enabled()):
@@ -122,23 +134,50 @@ def stage(
 
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
+    run_tags = {"egovla.stage": name, "git_commit": git_commit(), **(tags or {})}
+    if lineage.pipeline_run_id():
+        run_tags["pipeline_run_id"] = lineage.pipeline_run_id()
+    run_tags |= {f"data_rev.{key}": lineage.data_rev(path) for key, path in (data or {}).items()}
     try:
         mlflow.set_experiment(EXPERIMENT)
-        active = mlflow.start_run(
-            run_name=name, tags={"egovla.stage": name, "git_commit": git_commit(), **(tags or {})}
-        )
+        mlflow.start_run(run_name=name, tags=run_tags)
+        # MLflow caps param values; configs are small, long lists are cut.
+        mlflow.log_params({k: str(v)[:500] for k, v in config.flat().items()})
     except Exception as exc:
+        _end_quietly(mlflow, "FAILED")
         raise RuntimeError(
             f"stage {name}: cannot open an MLflow run at {uri} ({type(exc).__name__}: {exc}); "
             f"set MLFLOW_TRACKING_URI to a reachable server or EGOVLA_TRACKING=off"
         ) from exc
-    with active:
-        # MLflow caps param values; configs are small, long lists are cut.
-        mlflow.log_params({k: str(v)[:500] for k, v in config.flat().items()})
-        handle = StageRun(name, out, record, mlflow)
-        try:
-            yield handle
-            handle._record(config)
-        except BaseException as exc:
+    handle = StageRun(name, out, record, mlflow)
+    try:
+        yield handle
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
             mlflow.set_tag("error", f"{type(exc).__name__}: {exc}"[:ERROR_TAG_CHARS])
-            raise  # leaving ``active`` marks the run FAILED
+        _end_quietly(mlflow, "FAILED")
+        raise
+    try:
+        handle._record(config)
+    except Exception as exc:
+        _end_quietly(mlflow, "FAILED")
+        if (record / "metrics.json").exists():
+            raise RuntimeError(
+                f"stage {name}: finished, but logging to MLflow at {uri} failed ({type(exc).__name__}: {exc}); "
+                f"its outputs are kept in {out}"
+            ) from exc
+        raise
+    _end_quietly(mlflow, "FINISHED", strict=True, uri=uri, name=name, out=out)
+
+
+def _end_quietly(mlflow, status: str, strict: bool = False, uri: str = "", name: str = "", out: Path | None = None):
+    """Ends the active run; a tracking server gone by now must not hide the stage's own outcome."""
+    try:
+        mlflow.end_run(status)
+    except Exception as exc:
+        if strict:
+            raise RuntimeError(
+                f"stage {name}: finished, but closing its MLflow run at {uri} failed ({type(exc).__name__}: {exc}); "
+                f"its outputs are kept in {out}"
+            ) from exc
+        log.warning("could not end the MLflow run (%s)", exc)

@@ -49,7 +49,7 @@ def run_pretrain(
         )
     out = Path(out_dir)
     rank, world = join_process_group()
-    with tracking.stage("vlm_pretrain", config, out, primary=rank == 0) as stage:
+    with tracking.stage("vlm_pretrain", config, out, primary=rank == 0, data={"corpus": corpus_dir}) as stage:
         info = label_info(corpus_dir, labels_dir)
         train_set, eval_set = split(
             load_examples(corpus_dir, config.default_instruction, labels_dir, verdict_dir),
