@@ -144,14 +144,12 @@ class Registry:
         return self._version(mv, self._aliases_of(name, int(version)))
 
     def by_alias(self, name: str, alias: str) -> Version | None:
-        mlflow = _mlflow()
         try:
             mv = self.client.get_model_version_by_alias(name, alias)
-        except mlflow.exceptions.MlflowException as exc:
-            if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) or "INVALID_PARAMETER_VALUE" in str(exc.error_code):
-                return None
-            raise RegistryError(f"registry at {self.uri}: resolving {name}@{alias} failed ({exc})") from exc
         except Exception as exc:
+            code = str(getattr(exc, "error_code", ""))  # an unknown model or alias is "none", not an error
+            if "RESOURCE_DOES_NOT_EXIST" in code or "INVALID_PARAMETER_VALUE" in code:
+                return None
             raise RegistryError(f"registry at {self.uri}: resolving {name}@{alias} failed ({exc})") from exc
         return self._version(mv, self._aliases_of(name, int(mv.version)))
 
