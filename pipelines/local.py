@@ -29,6 +29,7 @@ SECTIONS = (
     "adapt",
     "eval",
     "release",
+    "serving",
 )
 
 
@@ -118,6 +119,41 @@ def summary(run_dir: Path) -> dict:
     }
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def served_eval(out: Path, params_file: Path | None) -> dict:
+    """The champion on a Triton server on 127.0.0.1: exported from the registry, a short closed-loop
+    evaluation through it on the champion's own eval seeds, then the server stopped."""
+    from egovla import eval, tracking
+    from egovla.release import ReleaseConfig
+    from egovla.serving import ServingConfig, export, triton_server
+
+    name = ReleaseConfig.from_params(params_file).policy_model
+    registry = tracking.Registry()
+    champion, folder = registry.download(name, tracking.CHAMPION, out / "serving" / "download")
+    ports = {"http_port": free_port(), "grpc_port": free_port(), "metrics_port": free_port()}
+    config = ServingConfig.from_params(params_file, overrides=ports)
+    repo = out / "serving" / "repo"
+    export(config, folder, repo, champion.version)
+    server = triton_server.start(repo, config, out / "serving" / "triton", os.urandom(8).hex(), [config.model_name])
+    try:
+        url = f"grpc://{server.grpc_url}"
+        evaluation = eval.EvalConfig.from_params(params_file, overrides={"server": url, "videos": 0})
+        served = eval.run(evaluation, out / "serving" / "eval", folder).metrics["overall.pc_success"]
+    finally:
+        server.stop()
+    return {
+        "served_champion": f"v{champion.version} on {url} (stopped): {served:.1f}% through Triton, "
+        f"{float(champion.tags.get('eval.overall', 'nan')):.1f}% in-process when it was registered"
+    }
+
+
 def main(
     out: str | Path = "outputs/demo",
     echo: Callable[[str], None] = print,
@@ -134,7 +170,7 @@ def main(
         synth.run(synth.SynthConfig.from_params(params_file), scenes)
     params = pipeline_params(params_file, overrides)
     run_dir = run_retraining([str(SAMPLES), str(scenes)], out / "kfp", params)
-    result = summary(run_dir)
+    result = summary(run_dir) | served_eval(out, params_file)
     echo("\negovla main job: the retraining pipeline under kfp's local runner")
     for key, value in result.items():
         echo(f"  {key:<20} {value}")

@@ -20,6 +20,7 @@ def retraining_pipeline(
     adapt_params: dict = {},
     eval_params: dict = {},
     release_params: dict = {},
+    serving_params: dict = {},
 ):
     lam, vlm, lam_version, vlm_version = steps.pretrain(
         sources,
@@ -32,4 +33,6 @@ def retraining_pipeline(
         vlm_params,
         release_params,
     )
-    steps.adapt(lam, vlm, lam_version, vlm_version, demos_params, adapt_params, eval_params, release_params)
+    steps.adapt(
+        lam, vlm, lam_version, vlm_version, demos_params, adapt_params, eval_params, release_params, serving_params
+    )

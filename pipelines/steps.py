@@ -18,6 +18,7 @@ from components.lam import lam_label_op, lam_train_op
 from components.masks import mask_collect_op, mask_shard_op, mask_shards_op
 from components.release import fetch_model_op, gate_op, promote_op, register_model_op, register_policy_op
 from components.robot import adapt_op, demos_op, eval_op
+from components.serving import serving_export_op
 from components.vlm import vlm_pretrain_op
 
 # deploy/pipeline-secrets.yaml creates these; each key becomes the environment variable of the same name.
@@ -100,7 +101,15 @@ def fetch_pretrained(release_params: dict):
 
 
 def adapt(
-    lam, vlm, lam_version, vlm_version, demos_params: dict, adapt_params: dict, eval_params: dict, release_params: dict
+    lam,
+    vlm,
+    lam_version,
+    vlm_version,
+    demos_params: dict,
+    adapt_params: dict,
+    eval_params: dict,
+    release_params: dict,
+    serving_params: dict,
 ):
     # Demos are rendered, or read from demos.source (a robot's own dataset, which may grow): no cache.
     dataset = cluster(demos_op(params=demos_params).set_display_name("robot demonstrations"), cache=False)
@@ -123,3 +132,5 @@ def adapt(
     with dsl.If(gate.outputs["Output"] == "promote", name="gate-passed"):
         promote = promote_op(version=version.outputs["Output"], gate=gate.outputs["record"], params=release_params)
         cluster(promote.set_display_name("promote to champion"), cache=False)
+        served = serving_export_op(version=promote.output, params=serving_params, release_params=release_params)
+        cluster(served.set_display_name("serving export"), object_store=True)

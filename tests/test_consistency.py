@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO))
 SRC = REPO / "src" / "egovla"
 STAGE_PACKAGES = {"synth", "ingest", "validate", "masks", "lam", "vlm", "demos", "policy", "eval", "release"}
 GROUND_FLOORS = {"io", "dataset", "sim"}
-DRIVERS = {"cli.py", "cli_release.py", "__main__.py"}
+DRIVERS = {"cli.py", "cli_release.py", "cli_serve.py", "__main__.py"}
 # component inputs that wire tasks together rather than configure a stage
 WIRING = {"kind", "shard", "version", "lam_version", "vlm_version", "run_id"}
 # CLI options that name inputs and outputs rather than config fields
@@ -98,6 +98,7 @@ def _components():
     import components.masks
     import components.release
     import components.robot
+    import components.serving
     import components.vlm
 
     modules = (
@@ -107,6 +108,7 @@ def _components():
         components.vlm,
         components.robot,
         components.release,
+        components.serving,
     )
     for module in modules:
         for name, obj in vars(module).items():
@@ -137,7 +139,7 @@ def test_components_take_the_preset_and_params_sections_not_fields_with_defaults
             section = param.name.removesuffix("_params") if param.name != "params" else None
             assert param.name == "params" or section in STAGES, f"{name}: parameter {param.name} is no params section"
             assert param.default == {}, f"{name}: {param.name} must default to an empty section"
-    assert seen == 17
+    assert seen == 18
 
 
 def test_pipeline_parameters_are_params_sections():

@@ -74,7 +74,9 @@ def test_pipeline_secrets_manifest_is_valid_and_holds_what_the_pipelines_read():
     for doc in docs:
         secret = client._ApiClient__deserialize(doc, "V1Secret")  # Kubernetes' own model of a Secret
         assert client.sanitize_for_serialization(secret) == doc
-    assert {d["metadata"]["name"]: sorted(d["stringData"]) for d in docs} == {k: sorted(v) for k, v in SECRETS.items()}
+    names = {d["metadata"]["name"]: sorted(d["stringData"]) for d in docs}
+    assert {k: v for k, v in names.items() if k in SECRETS} == {k: sorted(v) for k, v in SECRETS.items()}
+    assert names["egovla-triton"] == ["token"]
 
 
 def _pytorchjob_round_trip(doc: dict) -> dict:
@@ -105,3 +107,33 @@ def test_vlm_pytorchjob_manifest_is_valid_and_runs_the_cli():
     pretrain = get_command(app).commands["vlm"].commands["pretrain"]
     known = {opt for p in pretrain.params for opt in p.opts}
     assert {a for a in master["args"] if a.startswith("--")} <= known
+
+
+def test_serving_manifests_are_valid_and_probe_tritons_health_endpoints():
+    from kubernetes.client import ApiClient
+    from typer.main import get_command
+
+    from egovla.cli import app
+
+    client = ApiClient()
+    models = {
+        "Deployment": "V1Deployment",
+        "Service": "V1Service",
+        "HorizontalPodAutoscaler": "V2HorizontalPodAutoscaler",
+    }
+    docs = {d["kind"]: d for d in yaml.safe_load_all((REPO / "deploy" / "serving.yaml").read_text())}
+    assert set(docs) == set(models)
+    for kind, doc in docs.items():
+        parsed = client._ApiClient__deserialize(doc, models[kind])  # Kubernetes' own models
+        assert client.sanitize_for_serialization(parsed) == doc, kind
+    pod = docs["Deployment"]["spec"]["template"]["spec"]
+    triton = pod["containers"][0]
+    assert triton["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert triton["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    assert docs["HorizontalPodAutoscaler"]["spec"]["metrics"][0]["pods"]["metric"]["name"].startswith("nv_inference")
+    serve = get_command(app).commands["serve"]
+    for container in [triton, *pod["initContainers"]]:
+        words = container["args"]
+        command = serve.commands[words[1]]
+        known = {opt for p in command.params for opt in p.opts}
+        assert {a for a in words if a.startswith("--")} <= known, words

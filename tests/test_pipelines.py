@@ -75,6 +75,8 @@ def test_production_pipelines_on_the_ir(tmp_path):
             condition = next(v for v in tasks.values() if "triggerPolicy" in v)
             assert condition["triggerPolicy"]["condition"].endswith("gate-op-Output'] == 'promote'")
             assert tasks["promote-op"]["inputs"]["artifacts"]["gate"]
+            assert tasks["serving-export-op"]["dependentTasks"] == ["promote-op"]  # only a promoted champion
+            assert "serving-export-op" in retried
         if name == "adaptation":
             assert {"fetch-model-op", "fetch-model-op-2"} <= retried & uncached  # an alias moves between runs
         params = spec["root"]["inputDefinitions"]["parameters"]

@@ -377,6 +377,7 @@ def evaluate(
     episodes: Annotated[Optional[int], typer.Option(help="episodes per task")] = None,
     workers: Annotated[Optional[int], typer.Option(help="rollout processes")] = None,
     expert: Annotated[Optional[bool], typer.Option("--expert", help="the scripted expert (the ceiling)")] = None,
+    server: Annotated[Optional[str], typer.Option(help="grpc://host:port: run the policy through Triton")] = None,
     params: ParamsOpt = None,
     preset: PresetOpt = None,
     sets: SetOpt = None,
@@ -386,7 +387,7 @@ def evaluate(
     from egovla import eval as stage
     from egovla.eval.report import task_success
 
-    options = {"tasks": tasks or None, "episodes": episodes, "workers": workers, "expert": expert}
+    options = {"tasks": tasks or None, "episodes": episodes, "workers": workers, "expert": expert, "server": server}
     config = _config("eval", params, preset, sets, **options)
     try:
         result = _done(stage.run(config, out, policy), metrics_file)
@@ -404,7 +405,7 @@ def evaluate(
 
 
 # the release and production-loop commands register themselves on ``app``
-from egovla import cli_release  # noqa: E402, F401
+from egovla import cli_release, cli_serve  # noqa: E402, F401
 
 if __name__ == "__main__":
     app()

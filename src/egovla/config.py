@@ -34,6 +34,7 @@ STAGES: dict[str, str] = {
     "adapt": "egovla.policy.config:AdaptConfig",
     "eval": "egovla.eval.config:EvalConfig",
     "release": "egovla.release.config:ReleaseConfig",
+    "serving": "egovla.serving.config:ServingConfig",
 }
 
 

@@ -25,3 +25,6 @@ class EvalConfig(StageConfig):
     videos: int = 1  # the first n episodes of each task are saved as mp4
     execution: ExecutionConfig | None = None  # None: the policy's own chunk execution
     expert: bool = False  # run Meta-World's scripted expert instead (the ceiling)
+    # grpc://host:port of a Triton server serving the policy: each step's chunk comes from it (the policy
+    # folder still supplies the checks and the chunk execution, which runs on this, the robot's, side)
+    server: str | None = None

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from egovla.policy.config import ExecutionConfig
 from egovla.policy.execution import ChunkExecutor
-from egovla.policy.policy import TASK_KEY, Policy
+from egovla.policy.policy import TASK_KEY, Policy, policy_folder
 from egovla.sim import metaworld as mw
 
-_policy: Policy | None = None
+_policy: Any = None  # a Policy, or a PolicyClient with the same act/reset
 
 
 @dataclass
@@ -30,11 +32,19 @@ class Episode:
     frames: list[np.ndarray] = field(default_factory=list)
 
 
-def init_worker(policy_dir: str | None, execution: dict | None) -> None:
-    """Process initializer: one thread per worker (the workers share the cores), the policy loaded once."""
+def init_worker(policy_dir: str | None, execution: dict | None, server: str | None = None) -> None:
+    """Process initializer: one thread per worker (the workers share the cores), the policy loaded once
+    (or, with ``server``, a client of the policy served there, executing chunks as the policy would)."""
     global _policy
     torch.set_num_threads(1)
-    if policy_dir is not None:
+    if server is not None:
+        from egovla.serving.client import PolicyClient
+
+        if execution is None:
+            meta = json.loads((policy_folder(policy_dir) / "config.json").read_text())
+            execution = meta["policy"]["execution"]
+        _policy = PolicyClient(server, execution=ExecutionConfig(**execution))
+    elif policy_dir is not None:
         _policy = Policy.from_pretrained(policy_dir)
         if execution is not None:
             _policy.executor = ChunkExecutor(ExecutionConfig(**execution), _policy.cfg.chunk)

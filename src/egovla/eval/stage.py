@@ -62,7 +62,7 @@ def run(config: EvalConfig, out_dir: str | Path, policy_dir: str | Path | None =
     folder, meta = check_policy(config, policy_dir) if not config.expert else (None, {})
     size = int(meta["image_shape"][0]) if meta else 128
     with tracking.stage("eval", config, out) as stage:
-        stage.set_tags({"policy": str(folder) if folder else "scripted-expert"})
+        stage.set_tags({"policy": str(folder) if folder else "scripted-expert", "server": config.server or ""})
         jobs = [(t, config.seed + j, j < config.videos) for t in config.tasks for j in range(config.episodes)]
         execution = config.execution.model_dump() if config.execution is not None else None
         started = time.perf_counter()
@@ -71,7 +71,7 @@ def run(config: EvalConfig, out_dir: str | Path, policy_dir: str | Path | None =
             config.workers,
             mp_context=context,
             initializer=init_worker,
-            initargs=(str(folder) if folder else None, execution),
+            initargs=(str(folder) if folder else None, execution, config.server),
         ) as pool:
             futures = [
                 pool.submit(run_episode, t, s, size, config.camera, config.max_steps, keep) for t, s, keep in jobs
