@@ -155,9 +155,14 @@ def test_hot_swap_under_load_fails_no_request(served, adapted, robot_demos, mode
         for r in robots:
             r.join()
     assert errors == [] and len(answers) > 10
-    new = p2.infer(obs)["action"]
-    assert np.allclose(answers[-1], new, atol=1e-5) and not np.allclose(answers[0], new, atol=1e-5)
+    before, after = p1.infer(obs)["action"], p2.infer(obs)["action"]
     client = PolicyClient(f"grpc://{server.grpc_url}")
+    assert np.allclose(client.infer(obs)["action"], after, atol=1e-5)  # the new version answers now
+    served = [
+        ("old" if np.allclose(a, before, atol=1e-5) else "new" if np.allclose(a, after, atol=1e-5) else "?")
+        for a in answers
+    ]
+    assert served[0] == "old" and "new" in served and "?" not in served, served
     assert client.client.get_model_metadata(config.model_name).versions == ["2"]
     assert sorted(p.name for p in (root / "repo" / config.model_name).iterdir() if p.is_dir()) == ["2"]
 
