@@ -1,8 +1,9 @@
 """Load test of the Triton policy server on loopback: 1, 8 and 32 concurrent robots sending real
 Meta-World observations; p50/p99 latency, throughput and errors; dynamic batching on vs off at 32
-robots; Triton vs in-process latency at 1 robot. Bounded in requests and seconds per cell.
+robots; Triton vs in-process latency at 1 robot; a hot swap to ``--swap-to`` under 32 robots (errors,
+how long the switch took, the worst latency while it ran). Bounded in requests and seconds per cell.
 
-    .venv/bin/python benchmarks/serving_load.py --policy /tmp/mt10b/full [--requests 200] [--seconds 60]
+    .venv/bin/python benchmarks/serving_load.py --policy /tmp/mt10b/full --swap-to /tmp/mt10b/no_pretraining
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from results import save
 from egovla.policy import Policy
 from egovla.policy.policy import TASK_KEY
 from egovla.serving import PolicyClient, ServingConfig, export, triton_server
+from egovla.serving.swap import HotSwap
 from egovla.sim import metaworld as mw
 
 TOKEN = "benchmark"
@@ -54,19 +56,20 @@ def observations(policy: Policy, count: int) -> list[dict]:
 
 def percentiles(ms: list[float]) -> dict[str, float]:
     a = np.asarray(ms) if ms else np.asarray([np.nan])
-    return {"p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99))}
+    return {"p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max())}
 
 
-def load(url: str, robots: int, obs: list[dict], requests: int, seconds: float) -> dict:
-    """``robots`` threads, each its own client, ``requests`` in all, stopping early after ``seconds``."""
+def load(url: str, robots: int, obs: list[dict], requests: int, seconds: float, during=None) -> dict:
+    """``robots`` threads, each its own client, ``requests`` in all, stopping early after ``seconds``;
+    ``during``: run in this thread while the robots send (a hot swap); they stop a second after it."""
     latencies, errors, lock = [], [], threading.Lock()
     remaining = [requests]
-    deadline = time.monotonic() + seconds
+    deadline = [time.monotonic() + seconds]
 
     def robot(index: int) -> None:
         client = PolicyClient(url, timeout_s=30, retry_s=5)
         i = index
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline[0]:
             with lock:
                 if remaining[0] <= 0:
                     return
@@ -85,10 +88,14 @@ def load(url: str, robots: int, obs: list[dict], requests: int, seconds: float) 
     threads = [threading.Thread(target=robot, args=(r,)) for r in range(robots)]
     for t in threads:
         t.start()
+    extra = {}
+    if during:
+        extra = during()
+        deadline[0] = min(deadline[0], time.monotonic() + 1.0)
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
-    return {"robots": robots, "requests": len(latencies), "errors": len(errors), "first_errors": errors[:3],
+    return extra | {"robots": robots, "requests": len(latencies), "errors": len(errors), "first_errors": errors[:3],
             "throughput_per_s": len(latencies) / wall, **percentiles(latencies)}  # fmt: skip
 
 
@@ -100,13 +107,42 @@ def serve(policy_dir: str, batching: bool, work: Path, queue_delay_us: int | Non
         config = config.model_copy(update={"max_queue_delay_us": queue_delay_us})
     repo = work / ("batched" if batching else "unbatched")
     export(config, policy_dir, repo, 1)
-    return triton_server.start(repo, config, work / f"{repo.name}-work", TOKEN, [config.model_name])
+    return triton_server.start(repo, config, work / f"{repo.name}-work", TOKEN, [config.model_name]), config, repo
+
+
+def hot_swap(url: str, swapper: HotSwap, args, obs: list[dict]) -> dict:
+    """32 robots send while the server switches from version 1 to ``--swap-to`` as version 2; a probe
+    robot notes when its answer to one fixed observation first changes (the new version answering)."""
+    probe = PolicyClient(url, timeout_s=30, retry_s=5)
+    first = probe.infer(obs[0])["action"]
+    changed, done = [], threading.Event()
+
+    def watch(started: float) -> None:
+        while not done.is_set() and not changed:
+            if not np.allclose(probe.infer(obs[0])["action"], first, atol=1e-5):
+                changed.append(time.perf_counter() - started)
+            time.sleep(0.05)
+
+    def switch() -> dict:
+        time.sleep(1.0)  # the robots are in full flow first
+        tic = time.perf_counter()
+        watcher = threading.Thread(target=watch, args=(tic,))
+        watcher.start()
+        swapper.sync(2, args.swap_to)
+        done_s = time.perf_counter() - tic
+        done.set()
+        watcher.join()
+        return {"new_answers_after_s": changed[0] if changed else None, "old_unloaded_after_s": done_s,
+                "served_after": swapper.served_versions()}  # fmt: skip
+
+    return load(url, 32, obs, 100_000, 120.0, during=switch)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--policy", required=True)
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--swap-to", help="a second policy folder to hot-swap to under load")
+    parser.add_argument("--requests", type=int, default=640)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--observations", type=int, default=32)
     parser.add_argument("--queue-delay-us", type=int, default=None, help="default: ServingConfig's")
@@ -123,7 +159,7 @@ def main() -> None:
     results: dict = {"in_process_1_robot": percentiles(in_process[5:])}
     with tempfile.TemporaryDirectory() as tmp:
         for batching in (True, False):
-            server = serve(args.policy, batching, Path(tmp), args.queue_delay_us)
+            server, config, repo = serve(args.policy, batching, Path(tmp), args.queue_delay_us)
             url = f"grpc://{server.grpc_url}"
             try:
                 load(url, 4, obs, 20, args.seconds)  # warm up
@@ -132,6 +168,9 @@ def main() -> None:
                     cell = load(url, robots, obs, args.requests, args.seconds)
                     results[f"{'batched' if batching else 'unbatched'}_{robots}"] = cell
                     print(cell, flush=True)
+                if batching and args.swap_to:
+                    results["hot_swap_32"] = hot_swap(url, HotSwap(config, repo, server.http_url, TOKEN), args, obs)
+                    print(results["hot_swap_32"], flush=True)
             finally:
                 server.stop()
     results["batching_speedup_32"] = (
@@ -140,7 +179,7 @@ def main() -> None:
     results["overhead_p50_ms_1_robot"] = results["batched_1"]["p50_ms"] - results["in_process_1_robot"]["p50_ms"]
     for key, value in results.items():
         print(f"{key:<26} {value}")
-    settings = {"policy": args.policy, "requests": args.requests, "seconds": args.seconds}
+    settings = {"policy": args.policy, "swap_to": args.swap_to, "requests": args.requests, "seconds": args.seconds}
     save("serving_load", settings | {"queue_delay_us": args.queue_delay_us}, results)
 
 

@@ -26,6 +26,16 @@ def test_layers_apply_in_order():
     assert config.robot_episodes == 0
 
 
+def test_a_resolved_override_never_leaks_into_the_preset():
+    from egovla.policy import AdaptConfig
+
+    changed = AdaptConfig.resolve(sets=["policy.expert.head=flow"], section={"policy": {"expert": {"layers": 1}}})
+    assert (changed.policy.expert.head, changed.policy.expert.layers, changed.policy.expert.dim) == ("flow", 1, 32)
+    fresh = AdaptConfig.resolve()  # the same process, later: the tiny preset as written
+    assert (fresh.policy.expert.head, fresh.policy.expert.layers, fresh.policy.expert.dim) == ("l1", 0, 32)
+    assert AdaptConfig.PRESETS["tiny"] == {"policy": {"expert": {"dim": 32, "heads": 2}}}
+
+
 def test_command_line_preset_wins_over_the_params_preset(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"lam": {"preset": "tiny", "swap_scenes": 2}}))

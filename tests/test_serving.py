@@ -157,7 +157,9 @@ def test_hot_swap_under_load_fails_no_request(served, adapted, robot_demos, mode
     assert errors == [] and len(answers) > 10
     before, after = p1.infer(obs)["action"], p2.infer(obs)["action"]
     client = PolicyClient(f"grpc://{server.grpc_url}")
-    assert np.allclose(client.infer(obs)["action"], after, atol=1e-5)  # the new version answers now
+    now = client.infer(obs)["action"]
+    gaps = f"now vs new {np.abs(now - after).max():.3g}, vs old {np.abs(now - before).max():.3g}"
+    assert np.allclose(now, after, atol=1e-5), gaps  # the new version answers now
     served = [
         ("old" if np.allclose(a, before, atol=1e-5) else "new" if np.allclose(a, after, atol=1e-5) else "?")
         for a in answers

@@ -191,7 +191,8 @@ def merge(base: dict[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
             merge(base[key], value)
         else:
-            base[key] = dict(value) if isinstance(value, Mapping) else value
+            # a fresh copy all the way down: a later layer merging into it must never reach a preset
+            base[key] = merge({}, value) if isinstance(value, Mapping) else value
     return base
 
 

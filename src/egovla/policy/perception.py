@@ -8,12 +8,14 @@ encoder's weights in its own checkpoint, so serving needs the architecture, not 
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from egovla.policy.config import PerceptionConfig
 
@@ -65,6 +67,32 @@ class EfficientNetTokens(nn.Module):
         grid = self.blocks(self.stem(pixels))
         return grid.flatten(2).transpose(1, 2)
 
+    def folded(self) -> EfficientNetTokens:
+        """An inference copy: every batch norm folded into the convolution before it, symmetric
+        "same" padding done by the convolution itself, in-place ReLU6. The same function up to float
+        rounding, without the memory-bound passes that dominate a large batch on a CPU."""
+        net = copy.deepcopy(self)
+        _fold(net.stem[0], net.stem[1])
+        net.stem[1] = nn.Identity()
+        for block in net.blocks:
+            for conv, norm in (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2")):
+                if hasattr(block, conv):
+                    _fold(getattr(block, conv), getattr(block, norm))
+                    setattr(block, norm, nn.Identity())
+            block._swish = nn.ReLU6(inplace=True)  # only ever applied to a convolution's fresh output
+        return net
+
+
+def _fold(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
+    conv.weight, conv.bias = fuse_conv_bn_weights(
+        conv.weight, conv.bias, norm.running_mean, norm.running_var, norm.eps, norm.weight, norm.bias
+    )
+    pad = getattr(conv, "static_padding", None)
+    if isinstance(pad, nn.ZeroPad2d):
+        left, right, top, bottom = pad.padding
+        if left == right and top == bottom:
+            conv.static_padding, conv.padding = nn.Identity(), (top, left)
+
 
 class HFVisionTokens(nn.Module):
     def __init__(self, folder: str | Path):
@@ -95,6 +123,8 @@ class Perception(nn.Module):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
         self.net.to(memory_format=torch.channels_last)  # several times faster convolutions on CPU
+        # what forward runs, built on first use: the weights are loaded by then and never change
+        self._inference: dict[str, nn.Module] = {}
 
     @classmethod
     def pretrained(cls, cfg: PerceptionConfig) -> Perception:
@@ -120,4 +150,7 @@ class Perception(nn.Module):
         if pixels.shape[-2:] != (size, size):
             pixels = F.interpolate(pixels, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         pixels = ((pixels - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
-        return self.net(pixels)
+        if "net" not in self._inference:
+            folds = isinstance(self.net, EfficientNetTokens)
+            self._inference["net"] = self.net.folded().requires_grad_(False) if folds else self.net
+        return self._inference["net"](pixels)
