@@ -20,7 +20,6 @@ class ServingConfig(StageConfig):
     # intra-op threads per instance; 1 also makes a served chunk the in-process one bit for bit
     # (eval workers run one thread each), so served and in-process evaluations match
     torch_threads: int = 1
-    max_image_side: int = 512  # requests with larger images are refused before they reach the policy
     host: str = "127.0.0.1"
     http_port: int = 8000
     grpc_port: int = 8001
