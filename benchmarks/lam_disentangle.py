@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--train", default="{}", help='TrainConfig overrides as JSON, e.g. \'{"foreground": "union"}\'')
     parser.add_argument("--model", default="{}", help='ModelConfig overrides as JSON, e.g. \'{"fusion": "temporal"}\'')
+    parser.add_argument("--name", default="lam_disentangle", help="results file: benchmarks/results/NAME.json")
     args = parser.parse_args()
     rows: dict[str, list[dict]] = {"ours": [], "ablation": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,7 +84,7 @@ def main() -> None:
             cells.append(f"{ours:+9.3f} | {abl:+9.3f}" if key != "action.perplexity" else f"{ours:9.2f} | {abl:9.2f}")
         print(f"  {str(seed):<6}" + "".join(f"{c:>26}" for c in cells))
     save(
-        "lam_disentangle",
+        args.name,
         {
             "clips": args.clips,
             "synth_seed": args.synth_seed,

@@ -18,7 +18,7 @@ from conftest import REPO
 sys.path.insert(0, str(REPO))
 SRC = REPO / "src" / "egovla"
 STAGE_PACKAGES = {"synth", "ingest", "validate", "masks", "lam", "vlm", "demos", "policy", "eval", "release"}
-GROUND_FLOORS = {"io", "dataset", "sim"}
+GROUND_FLOORS = {"io", "dataset", "sim", "encoders"}
 DRIVERS = {"cli.py", "cli_release.py", "cli_serve.py", "__main__.py"}
 # component inputs that wire tasks together rather than configure a stage
 WIRING = {"kind", "shard", "version", "lam_version", "vlm_version", "run_id"}

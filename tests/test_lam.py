@@ -5,11 +5,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from egovla.encoders import EfficientNetTokens
 from egovla.ingest import IngestConfig
 from egovla.ingest import run as ingest
 from egovla.ingest.store import Corpus
 from egovla.lam import LabelConfig, LAMConfig, LatentActionModel, ModelConfig, read_codes, run_label, run_train
 from egovla.lam.data import Augmentation, Transitions, augment, patch_shares, split_episodes
+from egovla.lam.features import EfficientNetFeatures
 from egovla.lam.nsvq import NoiseSubstitutionVQ
 from egovla.lam.train import train
 from egovla.masks import MaskConfig
@@ -91,6 +93,34 @@ def test_hf_vision_backbone_by_path(tmp_path):
     assert np.array_equal(LatentActionModel.from_pretrained(tmp_path / "lam").encode(a, b), model.encode(a, b))
 
 
+@pytest.mark.parametrize("stride, width", [(8, 40), (16, 112)])
+def test_frozen_efficientnet_feature_map_backend(stride, width, tmp_path):
+    torch.manual_seed(0)
+    model = LatentActionModel(ModelConfig(features="efficientnet-lite0", patch_size=stride, image_size=64))
+    assert (model.features.dim, model.patches) == (width, (64 // stride) ** 2)
+    assert all(not p.requires_grad for p in model.features.parameters())
+    a, b = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    model.train()
+    model(a, b, torch.rand(2, model.patches))["loss"].backward()
+    assert not model.features.training  # frozen: ImageNet's batch-norm statistics, whatever the caller does
+    # the shipped ImageNet weights, read at that stride (the folded copy is the same function)
+    reference = EfficientNetTokens(EfficientNetFeatures.BLOCKS[stride])
+    reference.load_shipped()
+    pixels = (a - model.features.mean) / model.features.std
+    expected = torch.nn.functional.layer_norm(reference.eval()(pixels), (width,))
+    assert torch.allclose(model.features(a), expected, atol=1e-3)
+    model.save_pretrained(tmp_path / "lam")
+    assert not any(k.startswith("features.") for k in load_file(str(tmp_path / "lam" / "model.safetensors")))
+    assert np.array_equal(LatentActionModel.from_pretrained(tmp_path / "lam").encode(a, b), model.encode(a, b))
+
+
+def test_efficientnet_features_refuse_a_stride_they_do_not_have():
+    with pytest.raises(ValueError, match="patch_size \\(the stride\\) must be 8 or 16, got 12"):
+        LatentActionModel(ModelConfig(features="efficientnet-lite0", patch_size=12, image_size=96))
+    with pytest.raises(ValueError, match="image_size 72 is not a multiple of the feature stride 16"):
+        LatentActionModel(ModelConfig(features="efficientnet-lite0", patch_size=16, image_size=72))
+
+
 def test_foreground_is_the_target_frame_mask_or_the_union(lam_corpus):
     from egovla.lam.data import patch_shares
     from egovla.masks import read_masks
@@ -118,6 +148,30 @@ def test_augmentation_moves_frames_foreground_and_motion_together():
         assert b[0].amax((1, 2)).max() > 0.9  # colours permuted, not lost
         seen.add(tuple(expected))
     assert len(seen) == 4  # right, left, down, up
+
+
+def test_pretrained_features_are_cached_per_frame_and_augmented_on_their_grid(lam_corpus, tmp_path):
+    cfg = LAMConfig.resolve(section=FAST, sets=["model.features=efficientnet-lite0", "model.patch_size=16"])
+    data = Transitions(lam_corpus, [0, 1], 64, cfg.train.frame_gap, 4)
+    frames_t, frames_tk, _ = data.batch(np.arange(3))
+    model, _, _ = train(cfg.model, cfg.train, data, tmp_path / "run")
+    assert data.tokens  # the run filled the cache: each frame went through the encoder once
+    tokens_t, tokens_tk, _ = data.batch(np.arange(3))
+    assert torch.allclose(tokens_t, model.tokens(frames_t), atol=1e-5)
+    assert np.array_equal(model.encode_all(tokens_t, tokens_tk, cached=True)[0], model.encode(frames_t, frames_tk))
+    grid = torch.arange(16.0).view(1, 16, 1).expand(1, 16, 2)  # token i holds i, on a 4x4 grid
+    for seed in range(8):
+        aug = Augmentation.draw(np.random.default_rng(seed))
+        moved = aug.tokens(grid)[0, :, 0].view(4, 4)
+        assert torch.equal(moved, aug.images(torch.arange(16.0).view(1, 4, 4), colour=False)[0]), seed
+
+
+def test_train_with_the_pretrained_feature_backend_reports_every_metric(lam_corpus, tmp_path):
+    sets = ["model.features=efficientnet-lite0", "model.patch_size=16", "model.image_size=64"]
+    metrics = run_train(LAMConfig.resolve(section=FAST, sets=sets), lam_corpus, tmp_path / "run").metrics
+    for key in ("recon.action_only.fg", "probe.displacement_r2", "swap_invariance", "ablation.swap_invariance"):
+        assert np.isfinite(metrics[key]), key
+    assert LatentActionModel.from_pretrained(tmp_path / "run").cfg.features == "efficientnet-lite0"
 
 
 def test_split_is_by_episode_and_deterministic():

@@ -10,8 +10,8 @@ from safetensors.torch import load_file, save_file
 from egovla import demos, eval, policy
 from egovla.config import ConfigError
 from egovla.dataset import DatasetError, LeRobotDataset
+from egovla.encoders import shipped_efficientnet_weights
 from egovla.policy.config import ExecutionConfig
-from egovla.policy.perception import shipped_efficientnet_weights
 from egovla.sim import metaworld as mw
 
 from conftest import FAST

@@ -9,8 +9,10 @@ from egovla.config import Section, StageConfig
 
 class ModelConfig(Section):
     image_size: int = 64
-    features: str = "pixels"  # "pixels" (patchified frames) or a HF vision model folder / s3:// uri
-    patch_size: int = 8  # pixels backend; a HF backbone brings its own
+    # "pixels" (patchified frames), "efficientnet-lite0" (the frozen pretrained encoder's feature
+    # map), or a HF vision model folder / s3:// uri
+    features: str = "pixels"
+    patch_size: int = 8  # pixels: patch side; efficientnet-lite0: the feature stride (8 or 16); HF: its own
     model_dim: int = 64
     enc_layers: int = 2
     dec_layers: int = 2

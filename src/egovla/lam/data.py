@@ -64,17 +64,33 @@ class Transitions:
                 shares = patch_shares(masks, grid)
                 self.fg[e] = shares[gap:] if foreground == "target" else np.maximum(shares[:-gap], shares[gap:])
         self.index = [(e, t) for e, v in self.frames.items() for t in range(len(v) - gap)]
+        self.tokens: dict[int, torch.Tensor] = {}
 
     def __len__(self) -> int:
         return len(self.index)
 
+    def cache_tokens(self, features: torch.nn.Module, batch: int = 64) -> None:
+        """Runs every frame through a frozen encoder once: batches then carry its tokens (B, N, D)
+        instead of frames, and a training step never runs the encoder."""
+        for e, video in self.frames.items():
+            parts = [features(_to_tensor(video[i : i + batch])) for i in range(0, len(video), batch)]
+            self.tokens[e] = torch.cat(parts)
+
     def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Frames (B, 3, H, W) in [0, 1], or their tokens once cached, for t and t+k, and the
+        foreground shares (B, N)."""
         pairs = [self.index[i] for i in rows]
+        fg = torch.from_numpy(np.stack([self.fg[e][t] for e, t in pairs])) if self.fg else None
+        if self.tokens:
+            a = torch.stack([self.tokens[e][t] for e, t in pairs])
+            return a, torch.stack([self.tokens[e][t + self.gap] for e, t in pairs]), fg
         a = np.stack([self.frames[e][t] for e, t in pairs])
         b = np.stack([self.frames[e][t + self.gap] for e, t in pairs])
-        to_tensor = lambda x: torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255.0  # noqa: E731
-        fg = torch.from_numpy(np.stack([self.fg[e][t] for e, t in pairs])) if self.fg else None
-        return to_tensor(a), to_tensor(b), fg
+        return _to_tensor(a), _to_tensor(b), fg
+
+
+def _to_tensor(frames: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,13 @@ class Augmentation:
             tuple(int(c) for c in rng.permutation(3)),
         )
 
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, N, D) tokens of a square grid, moved as their image cells would be. A colour order has
+        no counterpart in a feature map, so only the flips and the transpose apply."""
+        side = int(round(x.shape[1] ** 0.5))
+        grid = x.transpose(1, 2).reshape(x.shape[0], x.shape[2], side, side)
+        return self.images(grid, colour=False).flatten(2).transpose(1, 2).contiguous()
+
     def images(self, x: torch.Tensor, colour: bool = True) -> torch.Tensor:
         """(B, C, H, W) images, or (B, H, W) grids with ``colour=False``."""
         flips = [dim for dim, flip in ((-1, self.flip_x), (-2, self.flip_y)) if flip]
@@ -117,11 +140,17 @@ class Augmentation:
 
 
 def augment(
-    frames_t: torch.Tensor, frames_tk: torch.Tensor, fg: torch.Tensor | None, rng: np.random.Generator
+    frames_t: torch.Tensor,
+    frames_tk: torch.Tensor,
+    fg: torch.Tensor | None,
+    rng: np.random.Generator,
+    tokens: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """A batch of pairs (and their (B, N) foreground shares) under one random Augmentation."""
+    """A batch of pairs (and their (B, N) foreground shares) under one random Augmentation;
+    ``tokens``: the pairs are cached encoder tokens (B, N, D), not frames."""
     aug = Augmentation.draw(rng)
     if fg is not None:
         side = int(round(fg.shape[1] ** 0.5))
         fg = aug.images(fg.view(-1, side, side), colour=False).reshape(fg.shape).contiguous()
-    return aug.images(frames_t), aug.images(frames_tk), fg
+    move = aug.tokens if tokens else aug.images
+    return move(frames_t), move(frames_tk), fg

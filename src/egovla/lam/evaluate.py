@@ -25,8 +25,7 @@ def reconstruction(model: LatentActionModel, data: Transitions, batch: int = 64)
     weights = {"fg": 0.0, "bg": 0.0}
     for start in range(0, len(data), batch):
         frames_t, frames_tk, fg = data.batch(np.arange(start, min(start + batch, len(data))))
-        feats_t = model.features(model.prepare(frames_t))
-        feats_tk = model.features(model.prepare(frames_tk))
+        feats_t, feats_tk = model.tokens(frames_t, bool(data.tokens)), model.tokens(frames_tk, bool(data.tokens))
         z = model.latents(feats_t, feats_tk)
         paths = {"full": (z.action, z.background)}
         if model.n_background:
@@ -45,7 +44,7 @@ def codes_for(model: LatentActionModel, data: Transitions, batch: int = 128) -> 
     actions, backgrounds = [], []
     for start in range(0, len(data), batch):
         frames_t, frames_tk, _ = data.batch(np.arange(start, min(start + batch, len(data))))
-        a, b = model.encode_all(frames_t, frames_tk)
+        a, b = model.encode_all(frames_t, frames_tk, cached=bool(data.tokens))
         actions.append(a)
         if b is not None:
             backgrounds.append(b)

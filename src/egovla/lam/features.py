@@ -1,7 +1,10 @@
 """Frozen visual features per frame: patch tokens (B, N, D).
 
-`pixels` patchifies normalised frames (no weights; what CPU-scale runs use). Anything else is a
-Hugging Face vision model (DINOv2 in the paper) loaded from a local folder or s3:// prefix, frozen.
+`pixels` patchifies normalised frames (no weights). `efficientnet-lite0` reads the frozen ImageNet
+EfficientNet-Lite0 the policy's perception uses (the only pretrained image encoder that ships offline),
+cut at stride `patch_size` (8 or 16): the paper's recipe of latent actions in a pretrained feature
+space, at CPU scale. Anything else is a Hugging Face vision model (DINOv2 in the paper) loaded from a
+local folder or s3:// prefix, frozen.
 """
 
 from __future__ import annotations
@@ -9,8 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from egovla.encoders import IMAGENET_MEAN, IMAGENET_STD, EfficientNetTokens
 
 
 class PixelPatches(nn.Module):
@@ -51,9 +53,39 @@ class HFVisionFeatures(nn.Module):
         return nn.functional.layer_norm(tokens, tokens.shape[-1:])
 
 
+class EfficientNetFeatures(nn.Module):
+    """The stem and the MBConv blocks up to the end of the stage at ``stride``; each grid cell a token."""
+
+    BLOCKS = {8: 5, 16: 11}  # the last block at that stride: 40 and 112 channels
+
+    def __init__(self, image_size: int, stride: int):
+        super().__init__()
+        if stride not in self.BLOCKS:
+            raise ValueError(f"efficientnet-lite0 features: patch_size (the stride) must be 8 or 16, got {stride}")
+        if image_size % stride:
+            raise ValueError(f"image_size {image_size} is not a multiple of the feature stride {stride}")
+        net = EfficientNetTokens(self.BLOCKS[stride])
+        net.load_shipped()
+        self.net = net.folded().eval().requires_grad_(False).to(memory_format=torch.channels_last)
+        self.patch_size, self.dim = stride, net.width
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def train(self, mode: bool = True) -> EfficientNetFeatures:
+        return super().train(False)  # frozen: batch-norm statistics stay ImageNet's
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        pixels = ((images - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        tokens = self.net(pixels)
+        return nn.functional.layer_norm(tokens, tokens.shape[-1:])
+
+
 def build_features(features: str, image_size: int, patch_size: int) -> nn.Module:
     if features == "pixels":
         return PixelPatches(image_size, patch_size)
+    if features == "efficientnet-lite0":
+        return EfficientNetFeatures(image_size, patch_size)
     from egovla.io.models import resolve_model_dir
 
     return HFVisionFeatures(str(resolve_model_dir(features)))

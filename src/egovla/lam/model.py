@@ -160,9 +160,12 @@ class LatentActionModel(nn.Module):
         return feats_t + self.head(self.decoder(x)[:, -self.patches :])
 
     # ----- training ------------------------------------------------------------------------------
-    def forward(self, frames_t: torch.Tensor, frames_tk: torch.Tensor, fg: torch.Tensor | None = None) -> dict:
-        """Losses for a batch. ``fg``: (B, N) foreground share of each patch, from the masks."""
-        feats_t, feats_tk = self.features(self.prepare(frames_t)), self.features(self.prepare(frames_tk))
+    def forward(
+        self, frames_t: torch.Tensor, frames_tk: torch.Tensor, fg: torch.Tensor | None = None, cached: bool = False
+    ) -> dict:
+        """Losses for a batch. ``fg``: (B, N) foreground share of each patch, from the masks;
+        ``cached``: the inputs are already the frozen features' tokens (B, N, D), from a cache."""
+        feats_t, feats_tk = self.tokens(frames_t, cached), self.tokens(frames_tk, cached)
         z = self.latents(feats_t, feats_tk)
         err_full = (self.decode(feats_t, z.action, z.background) - feats_tk).pow(2).mean(-1)  # B, N
         out = {
@@ -183,12 +186,16 @@ class LatentActionModel(nn.Module):
         return out
 
     # ----- inference -----------------------------------------------------------------------------
+    def tokens(self, frames, cached: bool = False) -> torch.Tensor:
+        """The frozen features' tokens (B, N, D) of frames; ``cached``: they already are tokens."""
+        return frames if cached else self.features(self.prepare(frames))
+
     @torch.no_grad()
-    def encode_all(self, frames_t, frames_tk) -> tuple[np.ndarray, np.ndarray | None]:
+    def encode_all(self, frames_t, frames_tk, cached: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Action codes (B, action_tokens) and background codes (B, background_tokens) or None."""
         was_training = self.training
         self.eval()
-        z = self.latents(self.features(self.prepare(frames_t)), self.features(self.prepare(frames_tk)))
+        z = self.latents(self.tokens(frames_t, cached), self.tokens(frames_tk, cached))
         self.train(was_training)
         background = z.background_codes.cpu().numpy() if z.background_codes is not None else None
         return z.action_codes.cpu().numpy(), background

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def feature_grid(cfg: ModelConfig) -> int:
-    if cfg.features == "pixels":
+    if cfg.features in ("pixels", "efficientnet-lite0"):
         return cfg.image_size // cfg.patch_size
     from transformers import AutoConfig
 

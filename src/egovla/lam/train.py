@@ -15,6 +15,7 @@ from tqdm import tqdm
 from egovla.lam import checkpoint
 from egovla.lam.config import ModelConfig, TrainConfig
 from egovla.lam.data import Transitions, augment
+from egovla.lam.features import PixelPatches
 from egovla.lam.model import LatentActionModel
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,19 @@ def train(
     if start:
         log.info("resuming from step %d", start)
     end = min(train_cfg.steps, stop_after) if stop_after else train_cfg.steps
+    # a pretrained encoder costs more than the LAM itself: each frame goes through it once
+    cached = not isinstance(model.features, PixelPatches)
+    if cached and not data.tokens:
+        data.cache_tokens(model.features)
     model.train()
     samples, seconds = 0, 0.0
     for step in tqdm(range(start, end), desc="lam", disable=not sys.stderr.isatty(), leave=False):
         rng = np.random.default_rng([train_cfg.seed, step])
         frames_t, frames_tk, fg = data.batch(rng.integers(0, len(data), train_cfg.batch_size))
         if train_cfg.augment:
-            frames_t, frames_tk, fg = augment(frames_t, frames_tk, fg, rng)
+            frames_t, frames_tk, fg = augment(frames_t, frames_tk, fg, rng, tokens=cached)
         tic = time.perf_counter()
-        out = model(frames_t, frames_tk, fg if train_cfg.use_masks else None)
+        out = model(frames_t, frames_tk, fg if train_cfg.use_masks else None, cached=cached)
         optimizer.zero_grad(set_to_none=True)
         out["loss"].backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
