@@ -37,6 +37,7 @@ COLUMNS = {
     "probe.displacement_r2": "probe R2",
     "swap_invariance": "swap inv.",
     "motion_sensitivity": "motion sens.",
+    "probe.robot_action_r2": "robot R2",
     "action.perplexity": "perplexity",
     "recon.action_only.fg": "action-only fg err",
 }
@@ -51,6 +52,7 @@ def main() -> None:
     parser.add_argument("--train", default="{}", help='TrainConfig overrides as JSON, e.g. \'{"foreground": "union"}\'')
     parser.add_argument("--model", default="{}", help='ModelConfig overrides as JSON, e.g. \'{"fusion": "temporal"}\'')
     parser.add_argument("--name", default="lam_disentangle", help="results file: benchmarks/results/NAME.json")
+    parser.add_argument("--robot-episodes", type=int, default=0, help="Meta-World rollouts for the robot-action probe")
     args = parser.parse_args()
     rows: dict[str, list[dict]] = {"ours": [], "ablation": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,7 +64,7 @@ def main() -> None:
             tic = time.perf_counter()
             train = {**json.loads(args.train), "seed": seed, "steps": args.steps}
             config = lam.LAMConfig.resolve(
-                section={"robot_episodes": 0, "train": train, "model": json.loads(args.model)}
+                section={"robot_episodes": args.robot_episodes, "train": train, "model": json.loads(args.model)}
             )
             m = lam.run_train(config, corpus, Path(tmp) / f"lam{seed}").metrics
             rows["ours"].append({k: m.get(k, float("nan")) for k in COLUMNS})
@@ -92,6 +94,7 @@ def main() -> None:
             "steps": args.steps,
             "train": args.train,
             "model": args.model,
+            "robot_episodes": args.robot_episodes,
         },
         {"per_seed": rows},
     )
