@@ -27,14 +27,6 @@ from egovla.sim import metaworld as mw
 TOKEN = "benchmark"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def observations(policy: Policy, count: int) -> list[dict]:
     """Real observations: frames and states of scripted rollouts of the policy's tasks."""
     out = []
@@ -100,9 +92,7 @@ def load(url: str, robots: int, obs: list[dict], requests: int, seconds: float, 
 
 
 def serve(policy_dir: str, batching: bool, work: Path, queue_delay_us: int | None):
-    config = ServingConfig(
-        dynamic_batching=batching, http_port=free_port(), grpc_port=free_port(), metrics_port=free_port()
-    )
+    config = ServingConfig(dynamic_batching=batching, **triton_server.free_ports())
     if queue_delay_us is not None:
         config = config.model_copy(update={"max_queue_delay_us": queue_delay_us})
     repo = work / ("batched" if batching else "unbatched")

@@ -119,14 +119,6 @@ def summary(run_dir: Path) -> dict:
     }
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def served_eval(out: Path, params_file: Path | None) -> dict:
     """The champion on a Triton server on 127.0.0.1: exported from the registry, a short closed-loop
     evaluation through it on the champion's own eval seeds, then the server stopped."""
@@ -137,8 +129,7 @@ def served_eval(out: Path, params_file: Path | None) -> dict:
     name = ReleaseConfig.from_params(params_file).policy_model
     registry = tracking.Registry()
     champion, folder = registry.download(name, tracking.CHAMPION, out / "serving" / "download")
-    ports = {"http_port": free_port(), "grpc_port": free_port(), "metrics_port": free_port()}
-    config = ServingConfig.from_params(params_file, overrides=ports)
+    config = ServingConfig.from_params(params_file, overrides=triton_server.free_ports())
     repo = out / "serving" / "repo"
     export(config, folder, repo, champion.version)
     server = triton_server.start(repo, config, out / "serving" / "triton", os.urandom(8).hex(), [config.model_name])

@@ -5,7 +5,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from egovla.encoders import EfficientNetTokens
+from egovla.encoders import EfficientNetTokens, imagenet_normalise
 from egovla.ingest import IngestConfig
 from egovla.ingest import run as ingest
 from egovla.ingest.store import Corpus
@@ -106,7 +106,7 @@ def test_frozen_efficientnet_feature_map_backend(stride, width, tmp_path):
     # the shipped ImageNet weights, read at that stride (the folded copy is the same function)
     reference = EfficientNetTokens(EfficientNetFeatures.BLOCKS[stride])
     reference.load_shipped()
-    pixels = (a - model.features.mean) / model.features.std
+    pixels = imagenet_normalise(a)
     expected = torch.nn.functional.layer_norm(reference.eval()(pixels), (width,))
     assert torch.allclose(model.features(a), expected, atol=1e-3)
     model.save_pretrained(tmp_path / "lam")

@@ -13,16 +13,12 @@ from egovla import policy
 from egovla.serving import PolicyClient, ServerError, ServingConfig, export, triton_server
 from egovla.serving.swap import HotSwap
 
-import services
-
 CAMERA = "observation.images.corner2"
 TOKEN = "test-token"
 
 
 def _config() -> ServingConfig:
-    return ServingConfig(
-        http_port=services.free_port(), grpc_port=services.free_port(), metrics_port=services.free_port()
-    )
+    return ServingConfig(**triton_server.free_ports())
 
 
 @pytest.fixture(scope="module")

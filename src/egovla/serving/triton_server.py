@@ -20,6 +20,19 @@ from pathlib import Path
 from egovla.serving.config import ServingConfig
 
 
+def free_ports() -> dict[str, int]:
+    """``http_port``, ``grpc_port`` and ``metrics_port`` free on 127.0.0.1 now, for a ServingConfig
+    (a server per test, benchmark cell or main job, side by side with others)."""
+    import socket
+
+    ports = {}
+    with socket.socket() as a, socket.socket() as b, socket.socket() as c:
+        for name, s in zip(("http_port", "grpc_port", "metrics_port"), (a, b, c)):
+            s.bind(("127.0.0.1", 0))  # all three held open at once: three different ports
+            ports[name] = s.getsockname()[1]
+    return ports
+
+
 def triton_home() -> Path:
     """The server binary and backends inside the nvidia-pytriton wheel (located, never imported)."""
     import importlib.util
