@@ -45,7 +45,7 @@ def test_command_line_preset_wins_over_the_params_preset(tmp_path):
 
 
 def test_unknown_preset_and_key_name_the_valid_ones():
-    with pytest.raises(ConfigError, match="valid: paper, tiny"):
+    with pytest.raises(ConfigError, match="valid: cpu, paper, tiny"):
         LAMConfig.resolve("huge")
     with pytest.raises(ConfigError, match=r"unknown key train\.stepz.*train\.steps"):
         LAMConfig.resolve(sets=["train.stepz=3"])
@@ -86,7 +86,7 @@ def test_config_command_prints_what_a_run_would_use(tmp_path):
 @pytest.mark.parametrize(
     "args, words",
     [
-        (["config", "lam", "--preset", "huge"], "valid: paper, tiny"),
+        (["config", "lam", "--preset", "huge"], "valid: cpu, paper, tiny"),
         (["config", "lam", "--set", "train.stepz=3"], "train.steps"),
         (["config", "lam", "--set", "no-equals-sign"], "dotted.key=value"),
         (["config", "nope"], "valid: synth"),

@@ -174,6 +174,16 @@ def test_train_with_the_pretrained_feature_backend_reports_every_metric(lam_corp
     assert LatentActionModel.from_pretrained(tmp_path / "run").cfg.features == "efficientnet-lite0"
 
 
+def test_cpu_preset_learns_in_the_frozen_feature_space(lam_corpus, tmp_path):
+    config = LAMConfig.resolve("cpu", section={"preset": "cpu", **FAST})
+    assert (config.model.features, config.model.patch_size, config.model.image_size) == ("efficientnet-lite0", 16, 128)
+    assert LAMConfig.resolve("cpu").train.steps > LAMConfig.resolve().train.steps
+    run_train(config, lam_corpus, tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "ours" / "model" / "training.json").read_text())
+    assert saved["preset"] == "cpu"
+    assert LatentActionModel.from_pretrained(tmp_path / "run").cfg.model_dump() == config.model.model_dump()
+
+
 def test_split_is_by_episode_and_deterministic():
     train_eps, eval_eps = split_episodes(list(range(10)), 0.2, seed=3)
     assert len(eval_eps) == 2 and not set(train_eps) & set(eval_eps)

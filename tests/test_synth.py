@@ -2,11 +2,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from egovla.ingest import IngestConfig
 from egovla.ingest import run as ingest
 from egovla.ingest.store import Corpus
-from egovla.synth import KINDS, SceneSpec, SynthConfig, read_truth, render, run, truth_path
+from egovla.synth import ACTORS, KINDS, SceneSpec, SynthConfig, read_truth, render, run, truth_path
+from egovla.synth.stage import specs
 
 
 def test_every_kind_renders_with_ground_truth():
@@ -17,6 +19,28 @@ def test_every_kind_renders_with_ground_truth():
         assert scene.actions.shape == (20, 3) and np.abs(scene.actions[:, :2]).sum() > 10
         assert scene.actions[:, 2].sum() > 0  # the actor grasps at some point
         assert scene.task.startswith("move the ")
+
+
+def test_every_actor_moves_the_object_and_is_all_in_the_mask():
+    looks = []
+    for actor in ACTORS:
+        scene = render(SceneSpec("static", 5, 6, frames=30, size=128, actor=actor))
+        changed = np.abs(np.diff(scene.frames.astype(int), axis=0)).sum(-1) > 90
+        # what changes between frames is the actor (and what it carries), wherever it was or is
+        assert (changed & ~scene.masks[1:] & ~scene.masks[:-1]).sum() < 0.05 * changed.sum(), actor
+        assert scene.actions[:, 2].sum() > 0, actor
+        looks.append(scene.frames[10][scene.masks[10]].mean(0))
+    assert min(np.abs(a - b).sum() for i, a in enumerate(looks) for b in looks[i + 1 :]) > 20  # they look different
+    with pytest.raises(ValueError, match="unknown actor 'robot'"):
+        render(SceneSpec("static", 5, 6, frames=4, size=64, actor="robot"))
+
+
+def test_cpu_preset_meets_every_kind_with_every_actor():
+    config = SynthConfig.resolve("cpu", overrides={"clips": len(KINDS) * len(ACTORS)})
+    pairs = {(s.kind, s.actor) for s in specs(config)}
+    assert pairs == {(k, a) for k in KINDS for a in ACTORS}
+    assert SynthConfig.resolve("cpu").clips > SynthConfig.resolve().clips
+    assert {s.actor for s in specs(SynthConfig(clips=10))} == {"hand"}  # the default corpus is unchanged
 
 
 def test_same_seed_same_scene_and_different_seed_differs():

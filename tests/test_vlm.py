@@ -16,6 +16,7 @@ from egovla.masks import MaskConfig
 from egovla.masks import run as make_masks
 from egovla.vlm import VLMConfig, build_tiny_llava, load_backbone, run_pretrain
 from egovla.vlm.backbone import IGNORE
+from egovla.vlm.evaluate import prior_loss
 
 import services
 
@@ -58,9 +59,20 @@ def test_action_tokens_and_loss_only_on_them(backbone_dir):
     assert predicted.shape == (2, 4) and predicted.max() < 16  # constrained to the action vocabulary
 
 
+def test_blind_prior_knows_how_the_tokens_of_a_code_go_together():
+    train = np.array([[1, 1], [1, 1], [2, 2], [2, 2], [3, 3]])
+    tied, untied = prior_loss(train, np.array([[2, 2]]), 4), prior_loss(train, np.array([[2, 1]]), 4)
+    assert untied > tied
+    # the second token given the first: 3 of the 4 smoothed counts after a 2 are a 2
+    first = -np.log(3 / 9)
+    assert tied == pytest.approx((first - np.log(3 / 6)) / 2)
+    assert prior_loss(train, np.array([[0, 0]]), 4) > untied  # never seen at all
+
+
 def test_pretrain_exports_plain_safetensors_and_reports_baseline(labelled, backbone_dir, tmp_path):
     metrics = run_pretrain(VLMConfig(backbone=str(backbone_dir), **FAST), labelled, tmp_path).metrics
-    for key in ("token_accuracy", "code_accuracy", "majority_token_accuracy", "majority_code_accuracy", "eval_loss"):
+    baselines = ("majority_token_accuracy", "majority_code_accuracy", "prior_eval_loss")
+    for key in ("token_accuracy", "code_accuracy", "eval_loss", *baselines):
         assert key in metrics and np.isfinite(metrics[key])
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
     assert (tmp_path / "loss_curve.png").stat().st_size > 0 and (tmp_path / "config.json").exists()

@@ -1,4 +1,5 @@
-"""Latent action model configs and presets (`tiny` runs on a CPU in well under two minutes)."""
+"""Latent action model configs and presets (`tiny` runs on a CPU in well under two minutes; `cpu` is the
+largest that trains in under 20 minutes on 2 cores; `paper` is the paper's DINOv2 scale, for GPUs)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,13 @@ class LAMConfig(StageConfig):
     SECTION = "lam"
     PRESETS = {
         "tiny": {},
+        # The pretrained feature space at CPU scale: frozen EfficientNet-Lite0 at stride 16 (an 8x8 grid
+        # at 128 px; stride 8 lost the probe, benchmarks/lam_disentangle.py), on the `cpu` synth corpus
+        "cpu": {
+            "model": {"features": "efficientnet-lite0", "patch_size": 16, "image_size": 128},
+            "train": {"steps": 3000},
+            "robot_episodes": 24,
+        },
         "paper": {
             "model": {
                 "image_size": 224,
@@ -80,6 +88,10 @@ class LAMConfig(StageConfig):
     swap_scenes: int = 15  # generated scene triples for background-swap invariance and motion sensitivity
     robot_episodes: int = 4  # Meta-World scripted rollouts for the cross-embodiment probe (0: skip)
     robot_tasks: tuple[str, ...] = ("reach-v3", "push-v3", "pick-place-v3")
+    # Robot steps per probed transition. Meta-World steps at 80 Hz: 16 steps are the 0.2 s that a gap of
+    # 2 frames spans in 10 fps human clips. Over 2 steps the position controller has barely moved the
+    # hand, and even the true hand displacement hardly predicts the action (benchmarks/lam_robot_ceiling.py)
+    robot_span: int = 16
 
 
 class LabelConfig(StageConfig):

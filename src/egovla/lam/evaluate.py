@@ -116,21 +116,21 @@ def swap_and_sensitivity(
 
 
 def robot_action_r2(
-    model: LatentActionModel, gap: int, tasks: tuple[str, ...], episodes: int, steps: int = 60, size: int = 128
+    model: LatentActionModel, span: int, tasks: tuple[str, ...], episodes: int, steps: int = 60, size: int = 128
 ) -> float:
     """Cross-embodiment check: do codes learned from human video predict a robot's true actions?
-    Meta-World scripted-expert rollouts; target = the summed end-effector action over (t, t+gap)."""
+    Meta-World scripted-expert rollouts; target = the summed end-effector action over (t, t+span)."""
     from egovla.sim.metaworld import scripted_rollout
 
     xs, ys, groups = [], [], []
     for i in range(episodes):
-        rollout = scripted_rollout(tasks[i % len(tasks)], seed=i, steps=steps, size=size)
-        if len(rollout.frames) <= gap:
+        rollout = scripted_rollout(tasks[i % len(tasks)], seed=i, steps=steps + span, size=size)
+        if len(rollout.frames) <= span:
             continue
-        codes = model.encode(rollout.frames[:-gap], rollout.frames[gap:])
+        codes = model.encode(rollout.frames[:-span], rollout.frames[span:])
         cum = np.r_[np.zeros((1, 3)), np.cumsum(rollout.actions[:, :3], 0)]
         xs.append(one_hot(codes, model.cfg.action_codes))
-        ys.append(cum[gap : len(rollout.frames)] - cum[: len(rollout.frames) - gap])
+        ys.append(cum[span : len(rollout.frames)] - cum[: len(rollout.frames) - span])
         groups.append(np.full(len(codes), i))
     if len(xs) < 2:
         return float("nan")

@@ -86,7 +86,7 @@ def assess(
     metrics |= evaluate.swap_and_sensitivity(model, gap, config.swap_scenes)
     if config.robot_episodes:
         metrics["probe.robot_action_r2"] = evaluate.robot_action_r2(
-            model, gap, config.robot_tasks, config.robot_episodes
+            model, config.robot_span, config.robot_tasks, config.robot_episodes
         )
     return metrics, train_codes
 

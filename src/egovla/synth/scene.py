@@ -20,6 +20,10 @@ import numpy as np
 from egovla.synth.textures import make_background
 
 KINDS = ("static", "pan", "shake", "distractor", "occlusion")
+# Who moves things: a bare hand, a gloved hand (no separate fingers, any colour) or a hand-held
+# reacher-grabber whose two prongs close on the object. All human motion; varied actors keep a
+# latent action model from tying its codes to one skin colour and silhouette.
+ACTORS = ("hand", "glove", "grabber")
 COLOURS = {
     "red": (0.85, 0.1, 0.1),
     "green": (0.1, 0.7, 0.2),
@@ -36,6 +40,7 @@ class SceneSpec:
     background_seed: int
     frames: int = 40
     size: int = 128
+    actor: str = "hand"
 
 
 @dataclass
@@ -76,6 +81,46 @@ def _draw_hand(canvas: np.ndarray, centre: np.ndarray, angle: float, scale: floa
     cv2.line(canvas, tuple(int(v) for v in centre), tuple(int(v) for v in thumb), c, max(1, int(2.6 * scale)))
 
 
+def _draw_glove(canvas: np.ndarray, centre: np.ndarray, angle: float, scale: float, colour, value=None) -> None:
+    c = value if value is not None else colour
+    cx, cy = centre
+    cv2.ellipse(canvas, (int(cx), int(cy)), (int(10 * scale), int(8 * scale)), angle, 0, 360, c, -1)
+    direction = np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))])
+    mitt = centre + direction * 9 * scale
+    cv2.ellipse(canvas, (int(mitt[0]), int(mitt[1])), (int(8 * scale), int(6 * scale)), angle, 0, 360, c, -1)
+    thumb = centre + np.array([-direction[1], direction[0]]) * 9 * scale
+    cv2.line(canvas, tuple(int(v) for v in centre), tuple(int(v) for v in thumb), c, max(1, int(3.5 * scale)))
+
+
+def _draw_grabber(
+    canvas: np.ndarray, centre: np.ndarray, angle: float, scale: float, colour, closed: float, value=None
+) -> None:
+    """A reacher-grabber held from behind: a shaft ending in two prongs at ``centre`` that close when held."""
+    c = value if value is not None else colour
+    direction = np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))])
+    normal = np.array([-direction[1], direction[0]])
+    base = centre - direction * 6 * scale
+    handle = base - direction * 40 * scale
+    cv2.line(canvas, tuple(int(v) for v in handle), tuple(int(v) for v in base), c, max(1, int(2.5 * scale)))
+    spread = (1.0 - 0.6 * closed) * 6 * scale
+    for side in (-1, 1):
+        tip = centre + direction * 5 * scale + normal * side * spread
+        cv2.line(canvas, tuple(int(v) for v in base), tuple(int(v) for v in tip), c, max(1, int(2.0 * scale)))
+    grip = value if value is not None else (0.8, 0.6, 0.5)  # the hand holding it, out of the object's way
+    cv2.circle(canvas, tuple(int(v) for v in handle), int(6 * scale), grip, -1)
+
+
+def _draw_actor(
+    canvas: np.ndarray, actor: str, centre: np.ndarray, angle: float, scale: float, colour, closed: float, value=None
+) -> None:
+    if actor == "hand":
+        _draw_hand(canvas, centre, angle, scale, colour, value)
+    elif actor == "glove":
+        _draw_glove(canvas, centre, angle, scale, colour, value)
+    else:
+        _draw_grabber(canvas, centre, angle, scale, colour, closed, value)
+
+
 def _draw_object(canvas: np.ndarray, shape: str, centre: np.ndarray, half: int, colour) -> None:
     x, y = int(centre[0]), int(centre[1])
     if shape == "block":
@@ -113,6 +158,8 @@ def _camera_track(kind: str, rng: np.random.Generator, frames: int, world: int, 
 def render(spec: SceneSpec) -> Scene:
     if spec.kind not in KINDS:
         raise ValueError(f"unknown scene kind {spec.kind!r}; choose from {KINDS}")
+    if spec.actor not in ACTORS:
+        raise ValueError(f"unknown actor {spec.actor!r}; choose from {ACTORS}")
     size, frames, world = spec.size, spec.frames, spec.size * 2
     motion = np.random.default_rng(spec.motion_seed)
     texture_name, texture = make_background(np.random.default_rng(spec.background_seed), world)
@@ -139,6 +186,8 @@ def render(spec: SceneSpec) -> Scene:
     grasp = np.zeros(frames, np.float32)
     grasp[pick : place + 1] = 1.0
     skin = tuple(float(v) for v in np.array([0.87, 0.67, 0.55]) * motion.uniform(0.55, 1.1))
+    if spec.actor != "hand":  # gloves and grabbers come in any colour; drawn after the hand's draws
+        skin = tuple(float(v) for v in np.random.default_rng(spec.motion_seed + 1).uniform(0.1, 0.95, 3))
     hand_scale = float(motion.uniform(1.5, 2.0))
 
     camera = _camera_track(spec.kind, motion, frames, world, size)
@@ -169,8 +218,8 @@ def render(spec: SceneSpec) -> Scene:
             cv2.rectangle(canvas, (int(lo) - 20, int(lo) - 20), (int(lo) - 4, int(lo) - 4), (flicker,) * 3, -1)
         heading = -90.0 + lean + 20.0 * np.sin(sway + 0.15 * t)
         mask = np.zeros((world, world), np.uint8)
-        _draw_hand(mask, hand[t], heading, hand_scale, skin, value=1)
-        _draw_hand(canvas, hand[t], heading, hand_scale, skin)
+        _draw_actor(mask, spec.actor, hand[t], heading, hand_scale, skin, grasp[t], value=1)
+        _draw_actor(canvas, spec.actor, hand[t], heading, hand_scale, skin, grasp[t])
         _shade(canvas, mask)
         if grasp[t] > 0:  # the object is moved by the actor only while held
             _draw_object(mask, target_shape, obj_pos, target_half, 1)

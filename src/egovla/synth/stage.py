@@ -21,7 +21,8 @@ from egovla.synth.store import GroundTruth, write_truth
 
 
 def specs(config: SynthConfig) -> list[SceneSpec]:
-    """Clip i: kind cycles through ``kinds``; motion and background seeds derive from the run seed."""
+    """Clip i: kind cycles through ``kinds``, actor through ``actors`` (every kind meets every actor);
+    motion and background seeds derive from the run seed."""
     seeds = np.random.default_rng(config.seed).integers(0, 2**31 - 1, size=(config.clips, 2))
     return [
         SceneSpec(
@@ -30,6 +31,7 @@ def specs(config: SynthConfig) -> list[SceneSpec]:
             background_seed=int(b),
             frames=config.frames,
             size=config.size,
+            actor=config.actors[(i // len(config.kinds)) % len(config.actors)],
         )
         for i, (m, b) in enumerate(seeds)
     ]
@@ -42,6 +44,7 @@ def write_scene(folder: Path, name: str, spec: SceneSpec, fps: int) -> dict:
     meta = {
         "task": scene.task,
         "kind": spec.kind,
+        "actor": spec.actor,
         "motion_seed": spec.motion_seed,
         "background_seed": spec.background_seed,
         "background": scene.background,

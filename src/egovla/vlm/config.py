@@ -1,4 +1,5 @@
-"""VLM latent-action pretraining config and presets (`tiny` runs every path on a CPU in seconds)."""
+"""VLM latent-action pretraining config and presets (`tiny` runs every path on a CPU in seconds; `cpu`
+learns the `cpu` LAM corpus on 2 cores)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ class VLMConfig(StageConfig):
     SECTION = "vlm"
     PRESETS = {
         "tiny": {},
+        # The tiny backbone long enough to learn the `cpu` LAM corpus's codes (a few minutes on 2 cores)
+        "cpu": {"steps": 2000, "batch_size": 32, "warmup_steps": 100, "checkpoint_every": 500},
         # A SmolVLM / Qwen2.5-VL class backbone on GPU nodes: the backbone uri comes from the caller.
         "base": {
             "steps": 20_000,

@@ -84,11 +84,15 @@ def run_pretrain(
             "eval_loss": evaluate.held_out_loss(pretrained, eval_set, config.eval_batch_size),
             **evaluate.accuracy(predicted, eval_set.codes),
             **evaluate.majority_baselines(train_set.codes, eval_set.codes),
+            "prior_eval_loss": evaluate.prior_loss(train_set.codes, eval_set.codes, info["action_codes"]),
         }
         loss_curves({"vlm": history}, out / "loss_curve.png")
         atomic_write_json(out / "history.json", history)
         log.info(
-            "held-out code accuracy %.3f (majority %.3f), token accuracy %.3f (majority %.3f)",
+            "held-out loss %.3f (blind prior %.3f), code accuracy %.3f (majority %.3f), token accuracy %.3f "
+            "(majority %.3f)",
+            metrics["eval_loss"],
+            metrics["prior_eval_loss"],
             metrics["code_accuracy"],
             metrics["majority_code_accuracy"],
             metrics["token_accuracy"],
