@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/central_claim.py [--work /tmp/claim] [--seeds 0 1 2 3 4] [--mt10-seeds 0 1 2]
                                                  [--mt10-episodes 10] [--lam-preset cpu] [--vlm-preset cpu]
+                                                 [--lam-set train.steps=1500] [--vlm-set steps=1000] [--name NAME]
 
 Per seed, through the stages' own `run` functions:
   1. `lam train` (``--lam-preset``) on the `cpu` synth corpus plus the sample footage: ours (masks, hybrid
@@ -13,7 +14,8 @@ Per seed, through the stages' own `run` functions:
   3. For ``--mt10-seeds``: `adapt` on 50 scripted demos per MT10 task and `eval`, three ways: the VLM
      pretrained on our codes, the same VLM with random weights (no pretraining), and the VLM pretrained
      on the ablation's codes with the ablation's LAM (no-mask LAM).
-Finished seeds are kept in ``--work`` (a rerun resumes); figures go to benchmarks/results/central_claim.json.
+Finished seeds are kept in ``--work`` (a rerun resumes, so seeds can run in parallel processes and a last
+run over all of them writes the table); figures go to benchmarks/results/<--name>.json.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def pretraining(work: Path, data: Path, seed: int, args) -> dict:
 
     def lam_stage() -> dict:
         started = time.perf_counter()
-        config = lam.LAMConfig.resolve(args.lam_preset, sets=[f"train.seed={seed}"])
+        config = lam.LAMConfig.resolve(args.lam_preset, sets=[*args.lam_set, f"train.seed={seed}"])
         metrics = lam.run_train(config, data, run / "lam").metrics
         return metrics | {"lam_s": time.perf_counter() - started}
 
@@ -98,7 +100,9 @@ def pretraining(work: Path, data: Path, seed: int, args) -> dict:
             started = time.perf_counter()
             labels = run / f"labels_{name}"
             lam.run_label(lam.LabelConfig(), data, run / "lam" / name / "model", labels)
-            config = vlm.VLMConfig.resolve(args.vlm_preset, overrides={"backbone": str(backbone), "seed": seed})
+            config = vlm.VLMConfig.resolve(
+                args.vlm_preset, overrides={"backbone": str(backbone), "seed": seed}, sets=args.vlm_set
+            )
             metrics = vlm.run_pretrain(config, data, run / f"vlm_{name}", labels).metrics
             return metrics | {"vlm_s": time.perf_counter() - started}
 
@@ -160,6 +164,9 @@ def main() -> None:
     parser.add_argument("--mt10-episodes", type=int, default=10, help="eval episodes per MT10 task")
     parser.add_argument("--lam-preset", default="cpu")
     parser.add_argument("--vlm-preset", default="cpu")
+    parser.add_argument("--lam-set", nargs="*", default=[], help="dotted overrides of the LAM preset")
+    parser.add_argument("--vlm-set", nargs="*", default=[], help="dotted overrides of the VLM preset")
+    parser.add_argument("--name", default="central_claim", help="results file name")
     args = parser.parse_args()
     data = corpus(args.work, args.synth_seed)
     rows = {seed: pretraining(args.work, data, seed, args) for seed in args.seeds}
@@ -180,7 +187,7 @@ def main() -> None:
     for name, text in tables.items():
         print(f"\n{name}\n{text}")
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    print(save("central_claim", settings, {"per_seed": rows, "tables": tables}))
+    print(save(args.name, settings, {"per_seed": rows, "tables": tables}))
 
 
 if __name__ == "__main__":
