@@ -25,22 +25,23 @@ import json
 import os
 import statistics
 import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 os.environ.setdefault("EGOVLA_TRACKING", "off")
 
+import numpy as np
 from results import save
 
 from egovla import demos, eval, lam, policy, vlm
 from egovla.ingest import IngestConfig
 from egovla.ingest import run as ingest
-from egovla.lam.store import label_info
 from egovla.masks import MaskConfig
 from egovla.masks import run as masks
 from egovla.synth import SynthConfig
 from egovla.synth import run as synth
 from egovla.vlm.data import load_examples, split
-from egovla.vlm.evaluate import prior_loss
+from egovla.vlm.evaluate import accuracy
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 LAM_COLUMNS = ("probe.displacement_r2", "swap_invariance", "motion_sensitivity", "probe.robot_action_r2")
@@ -49,6 +50,7 @@ VLM_COLUMNS = (
     "majority_code_accuracy",
     "token_accuracy",
     "majority_token_accuracy",
+    "phase_code_accuracy",
     "eval_loss",
     "prior_eval_loss",
 )
@@ -72,12 +74,24 @@ def cached(path: Path, make) -> dict:
     return json.loads(path.read_text())
 
 
-def blind_prior(data: Path, labels: Path, seed: int, preset: str) -> float:
-    """The stage's held-out blind-prior loss, on the same episode split."""
+def phase_baseline(data: Path, labels: Path, seed: int, preset: str) -> dict[str, float]:
+    """What the frame and instruction can tell at least: on the stage's own episode split, the training
+    set's most frequent code for each (time step in the clip, the instruction's last word: its direction)
+    applied to the held-out transitions. A generated clip's phase (reach, carry, retreat) shows in where
+    the actor is, so a VLM that reads the frame and the instruction reaches this without the time step."""
     config = vlm.VLMConfig.resolve(preset, overrides={"seed": seed})
     examples = load_examples(data, config.default_instruction, labels)
+    starts = {e: np.flatnonzero(examples.episodes == e)[0] for e in np.unique(examples.episodes)}
+    steps = np.arange(len(examples)) - np.array([starts[e] for e in examples.episodes])
+    keys = [(int(t), text.split()[-1]) for t, text in zip(steps, examples.instructions)]
     train, held_out = split(examples, config.eval_fraction, config.seed)
-    return prior_loss(train.codes, held_out.codes, label_info(data, labels)["action_codes"])
+    in_train = np.isin(examples.episodes, np.unique(train.episodes))
+    table: dict[tuple, Counter] = defaultdict(Counter)
+    for key, code in zip([k for k, kept in zip(keys, in_train) if kept], map(tuple, train.codes)):
+        table[key][code] += 1
+    fallback = Counter(map(tuple, train.codes)).most_common(1)[0][0]
+    guesses = [table[k].most_common(1)[0][0] if k in table else fallback for k, kept in zip(keys, in_train) if not kept]
+    return {f"phase_{k}": v for k, v in accuracy(np.array(guesses), held_out.codes).items()}
 
 
 def pretraining(work: Path, data: Path, seed: int, args) -> dict:
@@ -107,8 +121,8 @@ def pretraining(work: Path, data: Path, seed: int, args) -> dict:
             return metrics | {"vlm_s": time.perf_counter() - started}
 
         metrics = cached(run / f"vlm_{name}.json", vlm_stage)
-        if "prior_eval_loss" not in metrics:  # runs from before the stage reported it
-            metrics["prior_eval_loss"] = blind_prior(data, run / f"labels_{name}", seed, args.vlm_preset)
+        if "phase_code_accuracy" not in metrics:
+            metrics |= phase_baseline(data, run / f"labels_{name}", seed, args.vlm_preset)
             (run / f"vlm_{name}.json").write_text(json.dumps(metrics))
         figures |= {f"{prefix}vlm.{k}": v for k, v in metrics.items()}
     return figures
