@@ -85,10 +85,11 @@ def phase_baseline(data: Path, labels: Path, seed: int, preset: str) -> dict[str
     steps = np.arange(len(examples)) - np.array([starts[e] for e in examples.episodes])
     keys = [(int(t), text.split()[-1]) for t, text in zip(steps, examples.instructions)]
     train, held_out = split(examples, config.eval_fraction, config.seed)
-    in_train = np.isin(examples.episodes, np.unique(train.episodes))
+    in_train = np.isin(examples.episodes, np.unique(train.episodes))  # split keeps each side in order
     table: dict[tuple, Counter] = defaultdict(Counter)
-    for key, code in zip([k for k, kept in zip(keys, in_train) if kept], map(tuple, train.codes)):
-        table[key][code] += 1
+    for key, code, kept in zip(keys, map(tuple, examples.codes), in_train):
+        if kept:
+            table[key][code] += 1
     fallback = Counter(map(tuple, train.codes)).most_common(1)[0][0]
     guesses = [table[k].most_common(1)[0][0] if k in table else fallback for k, kept in zip(keys, in_train) if not kept]
     return {f"phase_{k}": v for k, v in accuracy(np.array(guesses), held_out.codes).items()}
